@@ -1,0 +1,5 @@
+"""``python -m spectralntk``."""
+
+from spectralntk.cli import main
+
+main()

@@ -1,0 +1,57 @@
+"""Shared pieces of the CLI: error reporting and output paths."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from spectralntk.errors import ParameterError, SpectralNTKError
+
+__all__ = ["default_run_path", "fail", "user_errors"]
+
+#: Library parameter names whose CLI option is spelled differently.
+OPTION_NAMES = {
+    "fit_min_frequency": "--fit-range",
+    "fit_max_frequency": "--fit-range",
+}
+
+
+def option_name(parameter: str) -> str:
+    """The CLI spelling of a library parameter: ``weight_std`` -> ``--weight-std``."""
+    return OPTION_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``Error: message`` on one line of stderr; return the exit-2 exception."""
+    typer.echo(f"Error: {' '.join(message.split())}", err=True)
+    return typer.Exit(2)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn spectralntk's own errors into one line on stderr and exit status 2."""
+    try:
+        yield
+    except ParameterError as err:
+        raise fail(f"Invalid value for {option_name(err.parameter)}: {err}") from None
+    except SpectralNTKError as err:
+        raise fail(str(err)) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted; nothing was written.", err=True)
+        sys.exit(130)
+
+
+def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:
+    """A new file name ``runs/<stem>-<UTC time>.nc`` that does not exist yet."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stem}-{stamp}.nc"
+    n = 1
+    while path.exists():
+        path = folder / f"{stem}-{stamp}-{n}.nc"
+        n += 1
+    return path

@@ -1,0 +1,249 @@
+r"""Dual activations: Gaussian expectations of φ and φ' for the kernel recursion.
+
+For a centred Gaussian pair (u, v) with variances q1, q2 and correlation
+cos t (t ∈ [0, π] is the *angle* of the pair) every activation provides
+
+- ``cross``     E[φ(u) φ(v)],
+- ``deficit``   √(m1 m2) − E[φ(u) φ(v)] with m_i = E[φ(u_i)²], computed
+  without cancellation so that the next layer's angle is exact near t = 0,
+- ``derivative_cross``  E[φ'(u) φ'(v)],
+
+and the diagonal moments E[φ(u)²], E[φ'(u)²] for u ~ N(0, q).
+
+ReLU is the arc-cosine kernel of degree 1 (Cho & Saul 2009):
+E[φφ] = √(q1 q2)/(2π)·J(t), J(t) = sin t + (π − t) cos t, E[φ'φ'] = (π − t)/(2π).
+Its deficit uses π − J(t) = (π − t)(1 − cos t) + (t − sin t), both terms evaluated
+without cancellation. erf has the closed forms of Williams (1997). tanh and
+gelu use tensor Gauss–Hermite quadrature; their deficit is evaluated as
+½E[(φ(u) − φ(v))²] − ½(√m1 − √m2)², a sum of squares that is exactly 0 at t = 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spectralntk.config import Activation
+
+__all__ = [
+    "DEFAULT_HERMITE_NODES",
+    "DualActivation",
+    "DualPair",
+    "dual_activation",
+    "t_minus_sin",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Gauss–Hermite nodes per dimension for activations without a closed form.
+DEFAULT_HERMITE_NODES = 96
+
+
+@dataclass(frozen=True)
+class DualPair:
+    """Gaussian expectations on pairs; arrays broadcast to one common shape."""
+
+    cross: FloatArray
+    deficit: FloatArray
+    derivative_cross: FloatArray
+
+
+class DualActivation(Protocol):
+    """What the NNGP/NTK recursion needs to know about an activation φ."""
+
+    name: str
+
+    def second_moment(self, q: FloatArray) -> FloatArray:
+        """E[φ(u)²], u ~ N(0, q)."""
+        ...
+
+    def derivative_second_moment(self, q: FloatArray) -> FloatArray:
+        """E[φ'(u)²], u ~ N(0, q)."""
+        ...
+
+    def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
+        """Expectations for (u, v) with variances q1, q2 and correlation cos t."""
+        ...
+
+
+def t_minus_sin(t: FloatArray) -> FloatArray:
+    """t − sin t without cancellation for small t (Taylor series below 1).
+
+    Parameters
+    ----------
+    t : ndarray
+        Angles in [0, π].
+    """
+    t = np.asarray(t, dtype=np.float64)
+    t2 = t * t
+    # t^3/3! - t^5/5! + ... ; 12 terms reach 1e-17 relative for t < 1.
+    series = np.zeros_like(t)
+    for k in range(13, 0, -1):
+        series = 1.0 / math.factorial(2 * k + 1) - t2 * series
+    series = series * t2 * t
+    return np.where(t < 1.0, series, t - np.sin(t))
+
+
+class ReLU:
+    """φ(x) = max(0, x): arc-cosine kernel of degree 1 (Cho & Saul 2009)."""
+
+    name = "relu"
+
+    def second_moment(self, q: FloatArray) -> FloatArray:
+        return 0.5 * np.asarray(q, dtype=np.float64)
+
+    def derivative_second_moment(self, q: FloatArray) -> FloatArray:
+        return np.full_like(np.asarray(q, dtype=np.float64), 0.5)
+
+    def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
+        s12 = np.sqrt(q1 * q2)
+        cos_t = np.cos(t)
+        j = np.sin(t) + (np.pi - t) * cos_t
+        # π − J(t) = (π − t)(1 − cos t) + (t − sin t); 1 − cos t = 2 sin²(t/2).
+        pi_minus_j = (np.pi - t) * 2.0 * np.sin(0.5 * t) ** 2 + t_minus_sin(t)
+        return DualPair(
+            cross=s12 * j / (2.0 * np.pi),
+            deficit=s12 * pi_minus_j / (2.0 * np.pi),
+            derivative_cross=np.broadcast_to((np.pi - t) / (2.0 * np.pi), s12.shape).copy(),
+        )
+
+
+class Erf:
+    """φ(x) = erf(x): closed forms of Williams (1997), "Computing with infinite networks"."""
+
+    name = "erf"
+
+    def second_moment(self, q: FloatArray) -> FloatArray:
+        q = np.asarray(q, dtype=np.float64)
+        return (2.0 / np.pi) * np.arcsin(2.0 * q / (1.0 + 2.0 * q))
+
+    def derivative_second_moment(self, q: FloatArray) -> FloatArray:
+        q = np.asarray(q, dtype=np.float64)
+        return (4.0 / np.pi) / np.sqrt(1.0 + 4.0 * q)
+
+    def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
+        c = np.sqrt(q1 * q2) * np.cos(t)
+        a1, a2 = 1.0 + 2.0 * q1, 1.0 + 2.0 * q2
+        cross = (2.0 / np.pi) * np.arcsin(2.0 * c / np.sqrt(a1 * a2))
+        m = np.sqrt(self.second_moment(q1) * self.second_moment(q2))
+        # (1+2q1)(1+2q2) − 4c² = 1 + 2(q1 + q2) + 4 q1 q2 sin² t, no cancellation.
+        det = 1.0 + 2.0 * (q1 + q2) + 4.0 * q1 * q2 * np.sin(t) ** 2
+        return DualPair(
+            cross=cross,
+            deficit=np.maximum(m - cross, 0.0),
+            derivative_cross=(4.0 / np.pi) / np.sqrt(det),
+        )
+
+
+@lru_cache(maxsize=8)
+def _hermite_rule(nodes: int) -> tuple[FloatArray, FloatArray]:
+    """Probabilists' Gauss–Hermite nodes and weights normalised to sum 1."""
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    z.setflags(write=False)
+    w.setflags(write=False)
+    return z, w
+
+
+class GaussHermite:
+    """Dual activation by tensor Gauss–Hermite quadrature on a Gaussian pair.
+
+    Parameters
+    ----------
+    name : str
+        Activation name.
+    phi, dphi : callable
+        φ and φ' (vectorised).
+    nodes : int
+        Nodes per dimension; the pair expectation costs ``nodes²`` evaluations.
+    """
+
+    #: pairs per chunk, bounding the temporary (chunk, nodes, nodes) arrays.
+    chunk = 512
+
+    def __init__(self, name: str, phi, dphi, nodes: int = DEFAULT_HERMITE_NODES) -> None:  # type: ignore[no-untyped-def]
+        self.name = name
+        self.phi = phi
+        self.dphi = dphi
+        self.nodes = nodes
+
+    def _moment(self, f, q: FloatArray) -> FloatArray:  # type: ignore[no-untyped-def]
+        z, w = _hermite_rule(self.nodes)
+        q = np.asarray(q, dtype=np.float64)
+        return (f(np.sqrt(q)[..., None] * z) ** 2) @ w
+
+    def second_moment(self, q: FloatArray) -> FloatArray:
+        return self._moment(self.phi, q)
+
+    def derivative_second_moment(self, q: FloatArray) -> FloatArray:
+        return self._moment(self.dphi, q)
+
+    def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
+        q1, q2, t = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (q1, q2, t)))
+        shape = t.shape
+        flat = [a.reshape(-1) for a in (q1, q2, t)]
+        out = np.empty((3, t.size))
+        for start in range(0, t.size, self.chunk):
+            part = slice(start, start + self.chunk)
+            out[:, part] = self._pair_flat(*(a[part] for a in flat))
+        gap = np.sqrt(self.second_moment(q1)) - np.sqrt(self.second_moment(q2))
+        return DualPair(
+            cross=out[0].reshape(shape),
+            deficit=np.maximum(out[1].reshape(shape) - 0.5 * gap**2, 0.0),
+            derivative_cross=out[2].reshape(shape),
+        )
+
+    def _pair_flat(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> FloatArray:
+        z, w = _hermite_rule(self.nodes)
+        u = np.sqrt(q1)[:, None] * z  # (S, n)
+        v = np.sqrt(q2)[:, None, None] * (
+            np.cos(t)[:, None, None] * z[None, :, None] + np.sin(t)[:, None, None] * z
+        )  # (S, n_i, n_j)
+        fu, fv = self.phi(u), self.phi(v)
+        cross = (fu * (fv @ w)) @ w
+        half_sq = 0.5 * (((fu[:, :, None] - fv) ** 2) @ w) @ w
+        dcross = (self.dphi(u) * (self.dphi(v) @ w)) @ w
+        return np.stack([cross, half_sq, dcross])
+
+
+def _tanh_prime(x: FloatArray) -> FloatArray:
+    return 1.0 / np.cosh(x) ** 2
+
+
+def _gelu(x: FloatArray) -> FloatArray:
+    from scipy.special import ndtr
+
+    return x * ndtr(x)
+
+
+def _gelu_prime(x: FloatArray) -> FloatArray:
+    from scipy.special import ndtr
+
+    return ndtr(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def dual_activation(
+    activation: Activation | str, *, hermite_nodes: int = DEFAULT_HERMITE_NODES
+) -> DualActivation:
+    """Return the dual activation of ``activation``.
+
+    Parameters
+    ----------
+    activation : Activation or str
+        ``relu`` and ``erf`` in closed form, ``tanh`` and ``gelu`` by quadrature.
+    hermite_nodes : int
+        Gauss–Hermite nodes per dimension for the quadrature activations.
+    """
+    name = Activation(activation)
+    if name is Activation.RELU:
+        return ReLU()
+    if name is Activation.ERF:
+        return Erf()
+    if name is Activation.TANH:
+        return GaussHermite("tanh", np.tanh, _tanh_prime, hermite_nodes)
+    return GaussHermite("gelu", _gelu, _gelu_prime, hermite_nodes)

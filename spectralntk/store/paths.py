@@ -1,0 +1,91 @@
+"""Paths of run files: checks made before expensive work, and fsync.
+
+Kept free of xarray so that the CLI can check ``--out`` and print its results
+before paying for the xarray import.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from spectralntk.errors import ParameterError
+
+__all__ = ["check_writable", "fsync_path", "one_line"]
+
+
+def one_line(exc: BaseException) -> str:
+    """The reason in ``exc`` on one line (without the file name an OSError repeats)."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    text = " ".join(str(text).split())
+    return text or type(exc).__name__
+
+
+def _out_error(rule: str, path: Path) -> ParameterError:
+    return ParameterError("out", f"The 'out' parameter must be {rule}. Got {str(path)!r} instead.")
+
+
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Check that a run file can be written at ``path``; call before expensive work.
+
+    Missing parent folders are created. Writability is tested by creating and
+    deleting a temporary file in the parent folder (``os.access`` is wrong for
+    root and for some network file systems).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination of the run file.
+    overwrite : bool, default False
+        Whether an existing file at ``path`` may be replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute destination path.
+
+    Raises
+    ------
+    ParameterError
+        (parameter ``out``) if ``path`` is an existing directory, exists while
+        ``overwrite`` is False, has a parent that is not a folder, or lies in a
+        folder where no file can be created.
+    """
+    out = Path(path).expanduser().absolute()
+    if out.is_dir():
+        raise _out_error("a file path, not an existing directory", out)
+    parent = out.parent
+    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise _out_error(f"a path in a folder ({str(blocker)!r} is not a folder)", out)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _out_error(f"a path in a folder that can be created ({one_line(exc)})", out) from None
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise _out_error(
+            "a path that does not exist yet (pass overwrite=True, or --overwrite on the "
+            "command line, to replace the file)",
+            out,
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _out_error(
+            f"a path in a writable folder (cannot create a file in {str(parent)!r}: "
+            f"{one_line(exc)})",
+            out,
+        ) from None
+    return out
+
+
+def fsync_path(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

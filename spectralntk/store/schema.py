@@ -1,0 +1,527 @@
+"""Names, attributes and validation of spectralntk run files.
+
+This is the one module that names every dimension, variable and attribute of a
+run file. A run file is a NetCDF-4 file with CF-1.8 attributes (see the design
+brief, "Data model"); in memory it is an :class:`xarray.Dataset` built by
+:func:`make_dataset` and checked by :func:`validate`.
+
+To add variables (for example the training variables with dimensions
+``(width, seed, step, frequency)``), add :class:`VariableSpec` entries to
+:data:`VARIABLES` and, for a new run type, an entry to
+:data:`REQUIRED_VARIABLES` and :data:`REQUIRED_COORDS`. Bump
+:data:`SCHEMA_VERSION` only when a change would make older readers misread a
+file (renamed or re-dimensioned variables), not for added variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike
+
+from spectralntk._version import __version__
+from spectralntk.errors import ParameterError, RunFileError, check_choice
+
+__all__ = [
+    "ANGLE",
+    "ATTR_CONFIG",
+    "ATTR_CONVENTIONS",
+    "ATTR_HISTORY",
+    "ATTR_REFERENCES",
+    "ATTR_RUN_TYPE",
+    "ATTR_SCHEMA_VERSION",
+    "ATTR_SOURCE",
+    "ATTR_TITLE",
+    "ATTR_VERSION",
+    "CF_CONVENTIONS",
+    "CHECKPOINT",
+    "DEFAULT_REFERENCES",
+    "DEPTH",
+    "FREQUENCY",
+    "JACOT_LAYERS",
+    "REQUIRED_COORDS",
+    "REQUIRED_VARIABLES",
+    "SAMPLE",
+    "SCHEMA_VERSION",
+    "SEED",
+    "SPECTRUM",
+    "STEP",
+    "VARIABLES",
+    "WIDTH",
+    "VariableSpec",
+    "dump_config",
+    "make_dataset",
+    "read_config",
+    "validate",
+]
+
+# --------------------------------------------------------------------------
+# Dimensions
+# --------------------------------------------------------------------------
+DEPTH = "depth"
+"""Number of hidden layers (the seed experiments' convention)."""
+WIDTH = "width"
+SEED = "seed"
+STEP = "step"
+FREQUENCY = "frequency"
+ANGLE = "angle"
+SAMPLE = "sample"
+CHECKPOINT = "checkpoint"
+
+JACOT_LAYERS = "jacot_layers"
+"""Non-dimension coordinate along ``depth``: L = depth + 1 (Jacot et al. 2018)."""
+
+# --------------------------------------------------------------------------
+# Global attributes
+# --------------------------------------------------------------------------
+SCHEMA_VERSION = 1
+"""Version of the run-file layout this package writes and reads up to."""
+
+ATTR_CONVENTIONS = "Conventions"
+ATTR_TITLE = "title"
+ATTR_HISTORY = "history"
+ATTR_SOURCE = "source"
+ATTR_REFERENCES = "references"
+ATTR_VERSION = "spectralntk_version"
+ATTR_SCHEMA_VERSION = "spectralntk_schema_version"
+ATTR_RUN_TYPE = "spectralntk_run_type"
+ATTR_CONFIG = "spectralntk_config"
+
+CF_CONVENTIONS = "CF-1.8"
+DEFAULT_REFERENCES = (
+    "Jacot, A., Gabriel, F. and Hongler, C. (2018). Neural Tangent Kernel: "
+    "Convergence and Generalization in Neural Networks. NeurIPS 2018. "
+    "arXiv:1806.07572"
+)
+
+# --------------------------------------------------------------------------
+# Run types
+# --------------------------------------------------------------------------
+SPECTRUM = "spectrum"
+"""Run type written by ``spectralntk decompose --kernel analytic``."""
+
+
+# --------------------------------------------------------------------------
+# Variables
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VariableSpec:
+    """What the schema fixes about one variable of a run file.
+
+    Parameters
+    ----------
+    dims : tuple of str
+        Dimension names, in order.
+    long_name : str
+        CF ``long_name`` attribute.
+    units : str
+        CF ``units`` attribute, a UDUNITS string (``"1"`` if dimensionless).
+    dtype : str
+        NumPy dtype the values are stored as, e.g. ``"float64"``, ``"int32"``,
+        ``"int8"`` (flags) or ``"S1"`` (strings).
+    attrs : Mapping[str, Any], optional
+        Further attributes, e.g. ``flag_values`` (an array of ``dtype``) and
+        ``flag_meanings`` for int8 flags. Never bool, None or dict values.
+    """
+
+    dims: tuple[str, ...]
+    long_name: str
+    units: str
+    dtype: str
+    attrs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def all_attrs(self) -> dict[str, Any]:
+        """Return ``long_name``, ``units`` and the further attributes."""
+        return {"long_name": self.long_name, "units": self.units, **self.attrs}
+
+
+_NTK_EIGEN = "NTK eigenvalue lambda_k on S1 (uniform probability measure)"
+_NNGP_EIGEN = "NNGP eigenvalue lambda_k on S1 (uniform probability measure)"
+_SHARE = "cumulative share of the kernel trace k(0) up to frequency k"
+_EXPONENT = "power-law decay exponent p of lambda_k ~ C k^-p"
+_PREFACTOR = "prefactor C of the power-law fit"
+
+VARIABLES: dict[str, VariableSpec] = {
+    # ---- coordinates --------------------------------------------------
+    DEPTH: VariableSpec((DEPTH,), "number of hidden layers", "1", "int32"),
+    JACOT_LAYERS: VariableSpec(
+        (DEPTH,), "number of affine layers L = depth + 1 (Jacot et al. 2018)", "1", "int32"
+    ),
+    FREQUENCY: VariableSpec((FREQUENCY,), "frequency k (cycles per 2 pi)", "1", "int32"),
+    ANGLE: VariableSpec(
+        (ANGLE,),
+        "angle gamma of x = (cos gamma, sin gamma) on the unit circle",
+        "radian",
+        "float64",
+    ),
+    # ---- spectrum run ---------------------------------------------------
+    "ntk_eigenvalue": VariableSpec((DEPTH, FREQUENCY), _NTK_EIGEN, "1", "float64"),
+    "nngp_eigenvalue": VariableSpec((DEPTH, FREQUENCY), _NNGP_EIGEN, "1", "float64"),
+    "multiplicity": VariableSpec((FREQUENCY,), "multiplicity of frequency k", "1", "int32"),
+    "ntk_cumulative_share": VariableSpec((DEPTH, FREQUENCY), "NTK " + _SHARE, "1", "float64"),
+    "nngp_cumulative_share": VariableSpec((DEPTH, FREQUENCY), "NNGP " + _SHARE, "1", "float64"),
+    "ntk_profile": VariableSpec((DEPTH, ANGLE), "NTK Theta(x0, x(gamma))", "1", "float64"),
+    "nngp_profile": VariableSpec((DEPTH, ANGLE), "NNGP Sigma(x0, x(gamma))", "1", "float64"),
+    "ntk_decay_exponent": VariableSpec((DEPTH,), "NTK " + _EXPONENT, "1", "float64"),
+    "nngp_decay_exponent": VariableSpec((DEPTH,), "NNGP " + _EXPONENT, "1", "float64"),
+    "ntk_decay_prefactor": VariableSpec((DEPTH,), "NTK " + _PREFACTOR, "1", "float64"),
+    "nngp_decay_prefactor": VariableSpec((DEPTH,), "NNGP " + _PREFACTOR, "1", "float64"),
+}
+"""Every variable a run file may hold, by name."""
+
+REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
+    SPECTRUM: frozenset(
+        {
+            "ntk_eigenvalue",
+            "nngp_eigenvalue",
+            "multiplicity",
+            "ntk_cumulative_share",
+            "nngp_cumulative_share",
+            "ntk_profile",
+            "nngp_profile",
+            "ntk_decay_exponent",
+            "nngp_decay_exponent",
+            "ntk_decay_prefactor",
+            "nngp_decay_prefactor",
+        }
+    ),
+}
+"""Data variables each run type must hold; its keys are the known run types."""
+
+REQUIRED_COORDS: dict[str, frozenset[str]] = {
+    SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
+}
+"""Coordinates each run type must hold."""
+
+
+# --------------------------------------------------------------------------
+# Configuration as one JSON attribute
+# --------------------------------------------------------------------------
+def _jsonable(value: Any, where: str) -> Any:
+    """Return ``value`` as plain JSON types; ``where`` names it in errors."""
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value, where)
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ParameterError(
+                "config",
+                "The 'config' parameter must hold only finite numbers. "
+                f"Got {where}={value!r} instead.",
+            )
+        return float(value)
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise ParameterError(
+        "config",
+        "The 'config' parameter must hold only JSON values (numbers, strings, "
+        f"bools, None, enums, lists, mappings). Got {where}={value!r} instead.",
+    )
+
+
+def dump_config(config: Mapping[str, Any]) -> str:
+    """Serialize a run configuration as one JSON string.
+
+    Keys are sorted, enums become their value, tuples become lists, dataclasses
+    become objects; non-finite floats are rejected.
+
+    Parameters
+    ----------
+    config : Mapping[str, Any]
+        The full run configuration.
+
+    Returns
+    -------
+    str
+        A JSON object.
+
+    Raises
+    ------
+    ParameterError
+        If a value is not representable in JSON or is a non-finite float.
+    """
+    if not isinstance(config, Mapping) and not dataclasses.is_dataclass(config):
+        raise ParameterError(
+            "config", f"The 'config' parameter must be a mapping. Got {config!r} instead."
+        )
+    return json.dumps(_jsonable(config, "config"), sort_keys=True, allow_nan=False)
+
+
+def read_config(ds: xr.Dataset) -> dict[str, Any]:
+    """Return the run configuration stored in ``ds`` as a dict.
+
+    Raises
+    ------
+    RunFileError
+        If the attribute is missing or is not a JSON object.
+    """
+    text = ds.attrs.get(ATTR_CONFIG)
+    if not isinstance(text, str):
+        raise RunFileError(f"{_where(ds)} has no string attribute {ATTR_CONFIG!r}")
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise RunFileError(
+            f"{_where(ds)} has an attribute {ATTR_CONFIG!r} that is not valid JSON ({exc})"
+        ) from None
+    if not isinstance(config, dict):
+        raise RunFileError(
+            f"{_where(ds)} has an attribute {ATTR_CONFIG!r} that is not a JSON object"
+        )
+    return config
+
+
+# --------------------------------------------------------------------------
+# Building a dataset
+# --------------------------------------------------------------------------
+def _bad(parameter: str, rule: str, got: str) -> ParameterError:
+    """Parameter error in the package template, with ``got`` shown verbatim."""
+    return ParameterError(
+        parameter, f"The {parameter!r} parameter must be {rule}. Got {got} instead."
+    )
+
+
+def _as_stored(parameter: str, name: str, value: ArrayLike, spec: VariableSpec) -> np.ndarray:
+    """Return ``value`` as an array of ``spec.dtype`` with ``len(spec.dims)`` dims."""
+    where = f"{parameter}[{name!r}]"
+    arr = np.asarray(value)
+    if arr.ndim != len(spec.dims):
+        raise _bad(
+            where,
+            f"an array with {len(spec.dims)} dimension(s) {spec.dims}",
+            f"an array of shape {arr.shape}",
+        )
+    target = np.dtype(spec.dtype)
+    if target.kind in "iu":
+        if arr.dtype.kind not in "iu":
+            raise _bad(where, f"an integer array (stored as {target})", f"dtype {arr.dtype}")
+        info = np.iinfo(target)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise _bad(where, f"an integer array that fits {target}", f"values up to {arr.max()}")
+    elif target.kind == "f" and arr.dtype.kind not in "iuf":
+        raise _bad(where, f"a real array (stored as {target})", f"dtype {arr.dtype}")
+    return arr.astype(target)
+
+
+def _check_coordinate(name: str, arr: np.ndarray) -> None:
+    """CF: coordinates have no missing values; dimension coordinates are strictly monotonic."""
+    where = f"coords[{name!r}]"
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise _bad(where, "finite (CF forbids missing coordinate values)", "a non-finite value")
+    if VARIABLES[name].dims == (name,) and arr.size > 1:
+        step = np.diff(arr)
+        if not (np.all(step > 0) or np.all(step < 0)):
+            raise _bad(where, "strictly monotonic (a CF coordinate variable)", repr(arr.tolist()))
+
+
+def _history_line(history: str | None, run_type: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = history if history is not None else f"created {run_type} run"
+    return f"{stamp} spectralntk {__version__}: {' '.join(str(text).split())}"
+
+
+def make_dataset(
+    run_type: str,
+    *,
+    config: Mapping[str, Any],
+    data_vars: Mapping[str, ArrayLike],
+    coords: Mapping[str, ArrayLike],
+    title: str,
+    history: str | None = None,
+    references: str = DEFAULT_REFERENCES,
+) -> xr.Dataset:
+    """Build a run dataset whose names, dims, dtypes and attributes follow the schema.
+
+    The caller passes only arrays; dimensions, dtype, ``long_name`` and
+    ``units`` come from :data:`VARIABLES`.
+
+    Parameters
+    ----------
+    run_type : str
+        One of the keys of :data:`REQUIRED_VARIABLES`, e.g. ``"spectrum"``.
+    config : Mapping[str, Any]
+        Full run configuration, stored as one JSON string attribute.
+    data_vars : Mapping[str, array_like]
+        Data variables by registered name.
+    coords : Mapping[str, array_like]
+        Coordinates by registered name (e.g. ``depth``, ``jacot_layers``).
+    title : str
+        CF ``title``.
+    history : str, optional
+        What produced the data (e.g. the command line); stored after an
+        ISO-8601 UTC time stamp and the package version.
+    references : str, optional
+        CF ``references``; defaults to Jacot et al. (2018), arXiv:1806.07572.
+
+    Returns
+    -------
+    xarray.Dataset
+        A dataset that passes :func:`validate`.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown run type, an unregistered variable name, an array with
+        the wrong number of dimensions or dtype, inconsistent dimension sizes,
+        a missing required variable or a configuration that is not JSON.
+    """
+    run_type = check_choice("run_type", run_type, tuple(REQUIRED_VARIABLES))
+    if not isinstance(title, str):
+        raise _bad("title", "a str", repr(title))
+    arrays: dict[str, tuple[str, np.ndarray]] = {}
+    for parameter, given in (("coords", coords), ("data_vars", data_vars)):
+        for name, value in given.items():
+            if name not in VARIABLES:
+                raise _bad(
+                    parameter,
+                    "a mapping keyed by names registered in spectralntk.store.schema.VARIABLES",
+                    f"unregistered name {name!r}",
+                )
+            if name in arrays:
+                raise _bad(parameter, "free of names also given elsewhere", repr(name))
+            arrays[name] = (parameter, _as_stored(parameter, name, value, VARIABLES[name]))
+
+    missing = (REQUIRED_VARIABLES[run_type] - set(data_vars)) | (
+        REQUIRED_COORDS[run_type] - set(coords)
+    )
+    if missing:
+        raise _bad(
+            "data_vars",
+            f"complete for run type {run_type!r}",
+            f"a mapping without {', '.join(sorted(missing))}",
+        )
+
+    sizes: dict[str, tuple[int, str]] = {}
+    for name, (parameter, arr) in arrays.items():
+        for dim, size in zip(VARIABLES[name].dims, arr.shape, strict=True):
+            seen = sizes.setdefault(dim, (size, name))
+            if seen[0] != size:
+                raise _bad(
+                    f"{parameter}[{name!r}]",
+                    f"of size {seen[0]} along {dim!r} like {seen[1]!r}",
+                    f"size {size}",
+                )
+        if parameter == "coords":
+            _check_coordinate(name, arr)
+
+    def variable(name: str, arr: np.ndarray) -> xr.Variable:
+        spec = VARIABLES[name]
+        return xr.Variable(spec.dims, arr, attrs=spec.all_attrs())
+
+    ds = xr.Dataset(
+        data_vars={n: variable(n, a) for n, (p, a) in arrays.items() if p == "data_vars"},
+        coords={n: variable(n, a) for n, (p, a) in arrays.items() if p == "coords"},
+        attrs={
+            ATTR_CONVENTIONS: CF_CONVENTIONS,
+            ATTR_TITLE: title,
+            ATTR_HISTORY: _history_line(history, run_type),
+            ATTR_SOURCE: f"spectralntk {__version__}",
+            ATTR_REFERENCES: references,
+            ATTR_VERSION: __version__,
+            ATTR_SCHEMA_VERSION: np.int32(SCHEMA_VERSION),
+            ATTR_RUN_TYPE: run_type,
+            ATTR_CONFIG: dump_config(config),
+        },
+    )
+    return validate(ds)
+
+
+# --------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------
+def _where(ds: xr.Dataset) -> str:
+    source = ds.encoding.get("source")
+    return f"file '{source}'" if source else "dataset"
+
+
+def _check_attr_types(ds: xr.Dataset) -> None:
+    """NetCDF cannot store bool, None or dict attributes."""
+    owners: list[tuple[str, Mapping[str, Any]]] = [("global", ds.attrs)]
+    owners += [(f"variable {name!r}", var.attrs) for name, var in ds.variables.items()]
+    for owner, attrs in owners:
+        for key, value in attrs.items():
+            if value is None or isinstance(value, bool | np.bool_ | Mapping):
+                raise RunFileError(
+                    f"{_where(ds)} has {owner} attribute {key!r} of type {type(value).__name__}, "
+                    "which NetCDF cannot store (use int8 0/1 for flags, JSON strings for mappings)"
+                )
+
+
+def validate(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` is a spectralntk run this package can read.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A dataset built by :func:`make_dataset` or loaded from a run file.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself.
+
+    Raises
+    ------
+    RunFileError
+        With a one-line message if the schema version attribute is missing or
+        invalid, or newer than :data:`SCHEMA_VERSION`; if the run type is
+        unknown; if required variables are missing; if a registered variable has
+        other dimensions than the schema; if the configuration attribute is not
+        a JSON object; or if an attribute is a bool, None or dict.
+    """
+    where = _where(ds)
+    version = ds.attrs.get(ATTR_SCHEMA_VERSION)
+    if (
+        isinstance(version, bool | np.bool_)
+        or not isinstance(version, int | np.integer)
+        or version < 1
+    ):
+        raise RunFileError(
+            f"{where} is not a spectralntk run (no valid {ATTR_SCHEMA_VERSION!r} attribute)"
+        )
+    if version > SCHEMA_VERSION:
+        raise RunFileError(
+            f"{where} was written by schema version {int(version)}; this spectralntk "
+            f"(version {__version__}) reads up to schema {SCHEMA_VERSION}; upgrade spectralntk"
+        )
+    run_type = ds.attrs.get(ATTR_RUN_TYPE)
+    if not isinstance(run_type, str) or run_type not in REQUIRED_VARIABLES:
+        known = ", ".join(repr(k) for k in REQUIRED_VARIABLES)
+        raise RunFileError(f"{where} has unknown run type {run_type!r} (known: {known})")
+    required = REQUIRED_VARIABLES[run_type] | REQUIRED_COORDS[run_type]
+    missing = sorted(required - set(map(str, ds.variables)))
+    if missing:
+        raise RunFileError(
+            f"{where} is missing required variables of a {run_type!r} run: {', '.join(missing)}"
+        )
+    for name, var in ds.variables.items():
+        spec = VARIABLES.get(str(name))
+        if spec is not None and var.dims != spec.dims:
+            raise RunFileError(
+                f"{where} has variable {name!r} with dimensions {var.dims}; "
+                f"the schema requires {spec.dims}"
+            )
+    read_config(ds)
+    _check_attr_types(ds)
+    return ds
