@@ -1,4 +1,4 @@
-"""``spectralntk decompose``: eigenvalues of the NNGP/NTK on the circle, as a table and a run file."""
+"""``spectralntk decompose``: NNGP/NTK eigenvalues on the circle, as a table and a run file."""
 
 from __future__ import annotations
 

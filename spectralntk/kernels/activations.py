@@ -4,8 +4,9 @@ For a centred Gaussian pair (u, v) with variances q1, q2 and correlation
 cos t (t ∈ [0, π] is the *angle* of the pair) every activation provides
 
 - ``cross``     E[φ(u) φ(v)],
-- ``deficit``   √(m1 m2) − E[φ(u) φ(v)] with m_i = E[φ(u_i)²], computed
-  without cancellation so that the next layer's angle is exact near t = 0,
+- ``deficit``   √(m1 m2) − E[φ(u) φ(v)] with m_i = E[φ(u_i)²], and
+- ``surplus``   √(m1 m2) + E[φ(u) φ(v)], both computed without cancellation so
+  that the next layer's angle is exact near t = 0 and near t = π,
 - ``derivative_cross``  E[φ'(u) φ'(v)],
 
 and the diagonal moments E[φ(u)²], E[φ'(u)²] for u ~ N(0, q).
@@ -14,8 +15,9 @@ ReLU is the arc-cosine kernel of degree 1 (Cho & Saul 2009):
 E[φφ] = √(q1 q2)/(2π)·J(t), J(t) = sin t + (π − t) cos t, E[φ'φ'] = (π − t)/(2π).
 Its deficit uses π − J(t) = (π − t)(1 − cos t) + (t − sin t), both terms evaluated
 without cancellation. erf has the closed forms of Williams (1997). tanh and
-gelu use tensor Gauss–Hermite quadrature; their deficit is evaluated as
-½E[(φ(u) − φ(v))²] − ½(√m1 − √m2)², a sum of squares that is exactly 0 at t = 0.
+gelu use tensor Gauss–Hermite quadrature; their deficit and surplus are
+½E[(φ(u) ∓ φ(v))²] − ½(√m1 − √m2)², sums of squares (the deficit is exactly 0
+at t = 0).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class DualPair:
 
     cross: FloatArray
     deficit: FloatArray
+    surplus: FloatArray
     derivative_cross: FloatArray
 
 
@@ -109,6 +112,7 @@ class ReLU:
         return DualPair(
             cross=s12 * j / (2.0 * np.pi),
             deficit=s12 * pi_minus_j / (2.0 * np.pi),
+            surplus=s12 * (np.pi + j) / (2.0 * np.pi),
             derivative_cross=np.broadcast_to((np.pi - t) / (2.0 * np.pi), s12.shape).copy(),
         )
 
@@ -136,6 +140,7 @@ class Erf:
         return DualPair(
             cross=cross,
             deficit=np.maximum(m - cross, 0.0),
+            surplus=np.maximum(m + cross, 0.0),
             derivative_cross=(4.0 / np.pi) / np.sqrt(det),
         )
 
@@ -185,9 +190,12 @@ class GaussHermite:
 
     def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
         q1, q2, t = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (q1, q2, t)))
+        # The rule is not symmetric in (u, v); order each pair (larger variance first)
+        # so that K(x, x') and K(x', x) are the same computation, hence equal.
+        q1, q2 = np.maximum(q1, q2), np.minimum(q1, q2)
         shape = t.shape
         flat = [a.reshape(-1) for a in (q1, q2, t)]
-        out = np.empty((3, t.size))
+        out = np.empty((4, t.size))
         for start in range(0, t.size, self.chunk):
             part = slice(start, start + self.chunk)
             out[:, part] = self._pair_flat(*(a[part] for a in flat))
@@ -195,7 +203,8 @@ class GaussHermite:
         return DualPair(
             cross=out[0].reshape(shape),
             deficit=np.maximum(out[1].reshape(shape) - 0.5 * gap**2, 0.0),
-            derivative_cross=out[2].reshape(shape),
+            surplus=np.maximum(out[2].reshape(shape) - 0.5 * gap**2, 0.0),
+            derivative_cross=out[3].reshape(shape),
         )
 
     def _pair_flat(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> FloatArray:
@@ -206,9 +215,10 @@ class GaussHermite:
         )  # (S, n_i, n_j)
         fu, fv = self.phi(u), self.phi(v)
         cross = (fu * (fv @ w)) @ w
-        half_sq = 0.5 * (((fu[:, :, None] - fv) ** 2) @ w) @ w
+        half_diff = 0.5 * (((fu[:, :, None] - fv) ** 2) @ w) @ w
+        half_sum = 0.5 * (((fu[:, :, None] + fv) ** 2) @ w) @ w
         dcross = (self.dphi(u) * (self.dphi(v) @ w)) @ w
-        return np.stack([cross, half_sq, dcross])
+        return np.stack([cross, half_diff, half_sum, dcross])
 
 
 def _tanh_prime(x: FloatArray) -> FloatArray:

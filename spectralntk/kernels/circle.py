@@ -70,6 +70,12 @@ def circle_kernel(
         )
     t = wrap_angle(g)
     half = np.full(t.shape, 0.5)
-    # |x|²/n0 = 1/2, x0·x/n0 = cos γ/2, deficit = (1 − cos γ)/2 = sin²(γ/2).
-    first = LayerInput(m1=half, m2=half, cross=0.5 * np.cos(t), deficit=np.sin(0.5 * t) ** 2)
+    # |x|²/n0 = 1/2, x0·x/n0 = cos γ/2, (1 ∓ cos γ)/2 = sin²(γ/2), cos²(γ/2).
+    first = LayerInput(
+        m1=half,
+        m2=half,
+        cross=0.5 * np.cos(t),
+        deficit=np.sin(0.5 * t) ** 2,
+        surplus=np.cos(0.5 * t) ** 2,
+    )
     return recursion(config, first, hermite_nodes=hermite_nodes)

@@ -18,10 +18,11 @@ With ``bias_init="zero"`` the biases start at 0: b = 0 while b_Θ is kept.
 Numerics. Each layer's covariance is carried as the two variances (q1, q2)
 and the *angle* t ∈ [0, π] of the pair (cos t is the correlation), never as a
 rounded correlation: the angle of the next layer is
-t' = 2·atan2(√D', √(S' + C')), with S' = √(q1' q2'), C' the covariance and
-D' = S' − C' assembled from cancellation-free pieces. The diagonal therefore
-has t = 0 exactly and the kernel is smooth next to it at every depth (arccos of
-a correlation rounded to 1 − 1e-16 would give angle errors of 1e-8).
+t' = 2·atan2(√(S' − C'), √(S' + C')), with S' = √(q1' q2') and C' the
+covariance, where S' ∓ C' are assembled from cancellation-free pieces. The
+diagonal therefore has t = 0 exactly and the kernel is smooth next to it (and
+next to the antipode) at every depth; arccos of a correlation rounded to
+1 − 1e-16 would give angle errors of 1e-8.
 """
 
 from __future__ import annotations
@@ -72,12 +73,15 @@ class LayerInput:
         E[a(x) a(x')] (for the first layer x·x'/n0).
     deficit : ndarray
         √(m1 m2) − cross, evaluated without cancellation (≥ 0).
+    surplus : ndarray
+        √(m1 m2) + cross, evaluated without cancellation (≥ 0).
     """
 
     m1: FloatArray
     m2: FloatArray
     cross: FloatArray
     deficit: FloatArray
+    surplus: FloatArray
 
 
 def _bias_terms(config: NetworkConfig, *, output: bool) -> tuple[float, float]:
@@ -128,19 +132,20 @@ def recursion(
     for layer in range(config.depth + 1):
         output = layer == config.depth
         b, b_ntk = _bias_terms(config, output=output)
-        m1, m2, e, deficit = layer_in.m1, layer_in.m2, layer_in.cross, layer_in.deficit
+        m1, m2, e = layer_in.m1, layer_in.m2, layer_in.cross
         q1, q2 = s * m1 + b, s * m2 + b
         cov = s * e + b
         ntk = ntk + _weight_scale(config, fan_in) * e + b_ntk
         if output:
             return Kernel(nngp=np.broadcast_to(cov, ntk.shape).copy(), ntk=ntk)
-        # Angle of Σ^(l+1) from cancellation-free D = √(q1 q2) − cov.
+        # S ∓ C of Σ^(l+1) with S = √(q1 q2), without cancellation:
+        # S − s√(m1 m2) − b = s·b·(√m1 − √m2)²/(S + s√(m1 m2) + b) ≥ 0.
         root = np.sqrt(q1 * q2)
-        gm = np.sqrt(m1 * m2)
-        d = s * deficit + s * b * (np.sqrt(m1) - np.sqrt(m2)) ** 2 / np.where(
-            root + s * gm + b > 0.0, root + s * gm + b, 1.0
-        )
-        t = 2.0 * np.arctan2(np.sqrt(np.maximum(d, 0.0)), np.sqrt(np.maximum(root + cov, 0.0)))
+        denom = root + s * np.sqrt(m1 * m2) + b
+        gap = s * b * (np.sqrt(m1) - np.sqrt(m2)) ** 2 / np.where(denom > 0.0, denom, 1.0)
+        minus = gap + s * layer_in.deficit
+        plus = gap + s * layer_in.surplus + 2.0 * b
+        t = 2.0 * np.arctan2(np.sqrt(np.maximum(minus, 0.0)), np.sqrt(np.maximum(plus, 0.0)))
         pair = dual.pair(q1, q2, t)
         ntk = ntk * (s * pair.derivative_cross)
         layer_in = LayerInput(
@@ -148,6 +153,7 @@ def recursion(
             m2=dual.second_moment(q2),
             cross=pair.cross,
             deficit=pair.deficit,
+            surplus=pair.surplus,
         )
         fan_in = config.width if config.width is not None else 0
     raise AssertionError("unreachable")  # pragma: no cover
@@ -155,35 +161,35 @@ def recursion(
 
 def _as_points(name: str, x: ArrayLike, input_dim: int) -> FloatArray:
     arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != input_dim or not np.all(np.isfinite(arr)):
-        raise parameter_error(
-            name,
-            f"a finite array of shape (N, input_dim={input_dim})",
-            f"array of shape {arr.shape}"
-            if arr.ndim != 2 or arr.shape[1] != input_dim
-            else "an array with non-finite entries",
-        )
+    rule = f"a finite array of shape (N, input_dim={input_dim})"
+    if arr.ndim != 2 or arr.shape[1] != input_dim:
+        raise parameter_error(name, rule, f"an array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise parameter_error(name, rule, "an array with non-finite entries")
     return arr
 
 
 def input_moments(x1: FloatArray, x2: FloatArray) -> LayerInput:
     """Moments of the input layer for all pairs of rows of ``x1`` (N1, n0) and ``x2`` (N2, n0).
 
-    The deficit |x||x'|/n0 − x·x'/n0 = |x||x'|·|x̂ − x̂'|²/(2 n0) uses the chord
-    between the unit vectors, exact to rounding even for nearly equal inputs.
+    The deficit and surplus |x||x'|/n0 ∓ x·x'/n0 = |x||x'|·|x̂ ∓ x̂'|²/(2 n0) use
+    the chords between the unit vectors, exact to rounding even for nearly equal
+    or nearly opposite inputs.
     """
     n0 = x1.shape[1]
     r1 = np.linalg.norm(x1, axis=1)
     r2 = np.linalg.norm(x2, axis=1)
     u1 = x1 / np.where(r1 > 0.0, r1, 1.0)[:, None]
     u2 = x2 / np.where(r2 > 0.0, r2, 1.0)[:, None]
-    chord2 = np.sum((u1[:, None, :] - u2[None, :, :]) ** 2, axis=-1)
-    dot = (x1 @ x2.T) / n0
+    minus = np.sum((u1[:, None, :] - u2[None, :, :]) ** 2, axis=-1)
+    plus = np.sum((u1[:, None, :] + u2[None, :, :]) ** 2, axis=-1)
+    scale = np.outer(r1, r2) / (2.0 * n0)
     return LayerInput(
         m1=(r1**2 / n0)[:, None],
         m2=(r2**2 / n0)[None, :],
-        cross=dot,
-        deficit=np.outer(r1, r2) * chord2 / (2.0 * n0),
+        cross=(x1 @ x2.T) / n0,
+        deficit=scale * minus,
+        surplus=scale * plus,
     )
 
 
