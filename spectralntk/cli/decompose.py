@@ -81,9 +81,9 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
             trace = float(getattr(run.trace, name)[i])
             out.append(
                 Text(
-                    f"{label}: trace k(0) = {trace:.10g}; decay λ_k ∝ k^-p with "
-                    f"p = {fit.exponent:.4f} (least squares in log-log over "
-                    f"{fit.k_min} ≤ k ≤ {fit.k_max}, {fit.points} eigenvalues)"
+                    f"{label}: k(0) = {trace:.10g}; λ_k ∝ k^-p, p = {fit.exponent:.4f} "
+                    f"(log-log least squares over {fit.k_min} ≤ k ≤ {fit.k_max}, "
+                    f"{fit.points} eigenvalues)"
                 )
             )
         out.append(Text(""))
@@ -161,7 +161,7 @@ def decompose_cli(
         if not quiet:
             from rich.console import Console
 
-            console = Console(width=120, highlight=False)
+            console = Console(width=120, highlight=False, soft_wrap=True)
             for item in spectrum_tables(run, all_rows=all_rows):
                 console.print(item)
         from spectralntk.store.netcdf import save
