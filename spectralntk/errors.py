@@ -12,6 +12,7 @@ message on stderr and exit status 2.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 __all__ = [
@@ -77,9 +78,12 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     always a mistake in a configuration file.
     """
     rule = f"an int in the range {_interval(low, high)}"
-    if isinstance(value, bool) or not isinstance(value, int | _np_integer()):
+    if isinstance(value, bool):
         raise parameter_error(name, rule, value)
-    ivalue = int(value)
+    try:
+        ivalue = operator.index(value)  # int and numpy integers; not floats
+    except TypeError:
+        raise parameter_error(name, rule, value) from None
     if (low is not None and ivalue < low) or (high is not None and ivalue > high):
         raise parameter_error(name, rule, ivalue)
     return ivalue
@@ -108,9 +112,3 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
         options = ", ".join(repr(c) for c in choices)
         raise parameter_error(name, f"one of {{{options}}}", value)
     return text
-
-
-def _np_integer() -> type:
-    import numpy as np
-
-    return np.integer

@@ -103,7 +103,7 @@ def gauss_legendre(n: int) -> tuple[FloatArray, FloatArray]:
         pi * (4 * i - 1) / (4 * n + 2)
     )
 
-    def legendre_pair(x: NDArray[np.longdouble]) -> tuple[NDArray[np.longdouble], ...]:
+    def legendre_pair(x: NDArray[np.floating]) -> tuple[NDArray[np.floating], ...]:
         p_prev, p = np.ones_like(x), x.copy()
         for k in range(2, n + 1):
             p_prev, p = p, ((2 * k - 1) * x * p - (k - 1) * p_prev) / k
