@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from spectralntk.cli._common import default_run_path, fail, user_errors
+from spectralntk.cli._common import default_run_path, user_errors
 from spectralntk.config import Activation, BiasInit, NetworkConfig, Parameterization
+from spectralntk.errors import check_real, parameter_error
 
-__all__ = ["KernelKind", "decompose_cli", "spectrum_tables"]
+__all__ = ["DType", "KernelKind", "decompose_cli", "empirical_tables", "spectrum_tables"]
 
 
 class KernelKind(str, enum.Enum):
@@ -90,9 +91,66 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
     return out
 
 
+def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-untyped-def]
+    """Rich renderables for an :class:`~spectralntk.runs.empirical.EmpiricalRun` (pure).
+
+    Per depth: the analytic NTK λ_k and the analytic Gram eigenvalue μ_k/N on the
+    same grid (what the empirical estimate converges to, aliasing included) next to
+    the empirical Rayleigh quotients (mean ± sd over seeds) for every width, then
+    per width the relative
+    Frobenius distance of the empirical Gram matrices to the analytic ones.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list = []
+    rows = _shown_frequencies(run.points // 2, all_rows)
+    for i, depth in enumerate(run.depths):
+        table = Table(
+            title=f"depth {depth}: NTK λ_k, analytic and empirical (mean ± sd over "
+            f"{len(run.seeds)} seeds, Rayleigh quotients on {run.points} points)",
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+        )
+        table.add_column("k", justify="right")
+        table.add_column("analytic λ_k", justify="right")
+        table.add_column("grid μ_k/N", justify="right")
+        for width in run.widths:
+            table.add_column(f"n = {width}", justify="right")
+        lam = run.analytic_eigenvalues.ntk[i]
+        grid = run.analytic_grid_eigenvalues.ntk[i]
+        emp = run.rayleigh.ntk[i]  # (W, S, F)
+        mean, sd = emp.mean(axis=1), emp.std(axis=1, ddof=1) if emp.shape[1] > 1 else 0 * emp[:, 0]
+        for k in rows:
+            cells = [str(k), f"{lam[k]:.4e}", f"{grid[k]:.4e}"]
+            cells += [f"{mean[j, k]:.4e} ± {sd[j, k]:.1e}" for j in range(len(run.widths))]
+            table.add_row(*cells)
+        out.append(table)
+        for j, width in enumerate(run.widths):
+            parts = []
+            for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
+                dist = getattr(run.distance, name)[i, j]
+                sd_d = dist.std(ddof=1) if dist.size > 1 else 0.0
+                parts.append(f"{label} {dist.mean():.4f} ± {sd_d:.4f}")
+            out.append(
+                Text(f"width {width}: ‖K − K_analytic‖_F/‖K_analytic‖_F = " + ", ".join(parts))
+            )
+        out.append(Text(""))
+    return out
+
+
+class DType(str, enum.Enum):
+    """Floating precision of the finite networks."""
+
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+
+
 def decompose_cli(
     kernel: Annotated[
-        KernelKind, typer.Option(help="Kernel to decompose: the analytic infinite-width limit.")
+        KernelKind,
+        typer.Option(help="analytic: the infinite-width limit; empirical: finite networks."),
     ] = KernelKind.ANALYTIC,
     depth: Annotated[
         list[int] | None,
@@ -112,18 +170,33 @@ def decompose_cli(
         Parameterization, typer.Option(help="ntk (Jacot) or standard (needs --width).")
     ] = Parameterization.NTK,
     width: Annotated[
-        int | None, typer.Option(help="Hidden width (needed by --parameterization standard).")
+        list[int] | None,
+        typer.Option(
+            help="Hidden width: repeat for several (empirical); one value for the analytic "
+            "NTK of --parameterization standard."
+        ),
     ] = None,
-    max_frequency: Annotated[int, typer.Option(help="Largest frequency K.")] = 256,
+    seeds: Annotated[int, typer.Option(help="Empirical: networks per width (seeds 0..S-1).")] = 10,
+    points: Annotated[int, typer.Option(help="Empirical: points of the circle grid.")] = 256,
+    device: Annotated[str, typer.Option(help="Empirical: cpu, cuda, cuda:N, mps or auto.")] = "cpu",
+    dtype: Annotated[DType, typer.Option(help="Empirical: precision of the networks.")] = (
+        DType.FLOAT64
+    ),
+    memory_budget: Annotated[
+        float, typer.Option(help="Empirical: GiB one batch of seeds may use.")
+    ] = 1.0,
+    max_frequency: Annotated[int, typer.Option(help="Analytic: largest frequency K.")] = 256,
     angles: Annotated[
-        int, typer.Option(help="Points of the uniform angle grid of the stored profiles.")
+        int, typer.Option(help="Analytic: points of the angle grid of the stored profiles.")
     ] = 360,
     fit_range: Annotated[
         tuple[int, int] | None,
-        typer.Option(help="Frequency range K_MIN K_MAX of the power-law fit. [default: K/4 K]"),
+        typer.Option(
+            help="Analytic: frequency range K_MIN K_MAX of the power-law fit. [default: K/4 K]"
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output NetCDF file. [default: runs/spectrum-<time>.nc]")
+        Path | None, typer.Option(help="Output NetCDF file. [default: runs/<kind>-<time>.nc]")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     all_rows: Annotated[
@@ -132,16 +205,19 @@ def decompose_cli(
     quiet: Annotated[bool, typer.Option(help="Print only the path of the written file.")] = False,
 ) -> None:
     """Eigenvalues λ_k of the NNGP and NTK on the circle, per frequency k, and a run file."""
-    if kernel is KernelKind.EMPIRICAL:
-        raise fail(
-            "Invalid value for --kernel: 'empirical' is not available yet (the empirical "
-            "NTK of finite-width networks is planned in the next issue); use --kernel analytic."
-        )
-    from spectralntk.runs.spectrum import analytic_spectrum
     from spectralntk.store.paths import check_writable
 
     depths = depth or [4]
+    widths = width or []
+    analytic = kernel is KernelKind.ANALYTIC
     with user_errors():
+        if analytic and len(widths) > 1:
+            raise parameter_error("width", "a single width for --kernel analytic", widths)
+        if not analytic and not widths:
+            raise parameter_error(
+                "width", "given at least once for --kernel empirical (e.g. --width 500)", None
+            )
+        budget = check_real("memory_budget", memory_budget, 1e-6)
         config = NetworkConfig(
             depth=depths[0],
             activation=activation,
@@ -150,22 +226,73 @@ def decompose_cli(
             bias_init=bias_init,
             output_bias=output_bias,
             parameterization=parameterization,
-            width=width,
+            width=widths[0] if analytic and widths else (None if analytic else widths[0]),
         )
+        stem = "spectrum" if analytic else "empirical-spectrum"
         path = check_writable(
-            out if out is not None else default_run_path("spectrum"), overwrite=overwrite
+            out if out is not None else default_run_path(stem), overwrite=overwrite
         )
-        run = analytic_spectrum(
-            config, depths, max_frequency=max_frequency, angles=angles, fit_range=fit_range
-        )
-        if not quiet:
-            from rich.console import Console
+        from rich.console import Console
 
-            console = Console(width=120, highlight=False, soft_wrap=True)
-            for item in spectrum_tables(run, all_rows=all_rows):
+        console = Console(width=120, highlight=False, soft_wrap=True)
+        if analytic:
+            from spectralntk.runs.spectrum import analytic_spectrum
+
+            run = analytic_spectrum(
+                config, depths, max_frequency=max_frequency, angles=angles, fit_range=fit_range
+            )
+            tables = spectrum_tables(run, all_rows=all_rows)
+        else:
+            from spectralntk.runs.empirical import empirical_spectrum
+
+            run = _with_progress(
+                lambda on_progress: empirical_spectrum(
+                    config,
+                    widths,
+                    seeds,
+                    depths=depths,
+                    points=points,
+                    dtype=dtype.value,
+                    device=device,
+                    memory_budget=int(budget * 2**30),
+                    on_progress=on_progress,
+                ),
+                disable=quiet,
+            )
+            tables = empirical_tables(run, all_rows=all_rows)
+        if not quiet:
+            for item in tables:
                 console.print(item)
         from spectralntk.store.netcdf import save
 
         history = "spectralntk " + shlex.join(sys.argv[1:])
         save(run.to_dataset(history=history), path, overwrite=overwrite)
     typer.echo(str(path) if quiet else f"Wrote {path}")
+
+
+def _with_progress(job, *, disable: bool):  # type: ignore[no-untyped-def]
+    """Run ``job(on_progress)`` under a rich progress bar with ETA on stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=disable) as bar:
+        task = bar.add_task("empirical kernels", total=None)
+
+        def on_progress(done: int, total: int, description: str) -> None:
+            bar.update(task, completed=done, total=total, description=description)
+
+        return job(on_progress)

@@ -20,7 +20,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from spectralntk.errors import check_int, parameter_error
 
-__all__ = ["circulant_eigenvalues", "circulant_multiplicity", "multiplicity"]
+__all__ = [
+    "circulant_eigenvalues",
+    "circulant_multiplicity",
+    "multiplicity",
+    "real_fourier_basis",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int32]
@@ -61,3 +66,34 @@ def circulant_eigenvalues(row: ArrayLike) -> FloatArray:
     if arr.ndim == 0 or arr.shape[-1] == 0:
         raise parameter_error("row", "a non-empty array of kernel values", arr.shape)
     return np.fft.rfft(arr, axis=-1).real
+
+
+def real_fourier_basis(n_points: int) -> tuple[FloatArray, IntArray]:
+    """Orthonormal real Fourier basis of R^N on the grid γ_j = 2πj/N.
+
+    Columns: the constant 1/√N (k = 0); √(2/N)·cos(kγ_j) and √(2/N)·sin(kγ_j) for
+    1 ≤ k < N/2; (−1)^j/√N for k = N/2 when N is even.
+
+    Parameters
+    ----------
+    n_points : int
+        N ≥ 1.
+
+    Returns
+    -------
+    basis : ndarray, shape (N, N)
+        Orthonormal columns.
+    frequency : ndarray of int32, shape (N,)
+        The frequency k of each column.
+    """
+    n = check_int("n_points", n_points, 1)
+    columns, freqs = [np.full(n, 1.0 / np.sqrt(n))], [0]
+    for k in range(1, (n + 1) // 2):
+        # exact integer phases: cos(2π(kj mod N)/N) keeps large k·j accurate
+        phase = 2.0 * np.pi * ((k * np.arange(n)) % n) / n
+        columns += [np.sqrt(2.0 / n) * np.cos(phase), np.sqrt(2.0 / n) * np.sin(phase)]
+        freqs += [k, k]
+    if n % 2 == 0 and n > 1:
+        columns.append(np.where(np.arange(n) % 2 == 0, 1.0, -1.0) / np.sqrt(n))
+        freqs.append(n // 2)
+    return np.stack(columns, axis=1), np.asarray(freqs, dtype=np.int32)

@@ -47,8 +47,10 @@ __all__ = [
     "CHECKPOINT",
     "DEFAULT_REFERENCES",
     "DEPTH",
+    "EMPIRICAL_SPECTRUM",
     "FREQUENCY",
     "JACOT_LAYERS",
+    "RANK",
     "REQUIRED_COORDS",
     "REQUIRED_VARIABLES",
     "SAMPLE",
@@ -77,6 +79,8 @@ FREQUENCY = "frequency"
 ANGLE = "angle"
 SAMPLE = "sample"
 CHECKPOINT = "checkpoint"
+RANK = "rank"
+"""Position of an eigenvalue of a Gram matrix in descending order (0 = largest)."""
 
 JACOT_LAYERS = "jacot_layers"
 """Non-dimension coordinate along ``depth``: L = depth + 1 (Jacot et al. 2018)."""
@@ -109,6 +113,8 @@ DEFAULT_REFERENCES = (
 # --------------------------------------------------------------------------
 SPECTRUM = "spectrum"
 """Run type written by ``spectralntk decompose --kernel analytic``."""
+EMPIRICAL_SPECTRUM = "empirical_spectrum"
+"""Run type written by ``spectralntk decompose --kernel empirical``."""
 
 
 # --------------------------------------------------------------------------
@@ -150,6 +156,14 @@ _NNGP_EIGEN = "NNGP eigenvalue lambda_k on S1 (uniform probability measure)"
 _SHARE = "cumulative share of the kernel trace k(0) up to frequency k"
 _EXPONENT = "power-law decay exponent p of lambda_k ~ C k^-p"
 _PREFACTOR = "prefactor C of the power-law fit"
+_GRID_EIGEN = "eigenvalue mu_k/N of the analytic Gram matrix on the N-point grid"
+_RAYLEIGH = (
+    "empirical Rayleigh quotient of frequency k (cos and sin averaged) of the Gram matrix / N"
+)
+_LEAKAGE = "share of the energy of K v_k outside frequency k (v_k the cos/sin modes)"
+_GRAM_EIGEN = "eigenvalue of the empirical Gram matrix on the N-point grid / N"
+_EMP_PROFILE = "empirical kernel K(x0, x(gamma)) of one network"
+_DISTANCE = "relative Frobenius distance of the empirical to the analytic Gram matrix"
 
 VARIABLES: dict[str, VariableSpec] = {
     # ---- coordinates --------------------------------------------------
@@ -176,6 +190,22 @@ VARIABLES: dict[str, VariableSpec] = {
     "nngp_decay_exponent": VariableSpec((DEPTH,), "NNGP " + _EXPONENT, "1", "float64"),
     "ntk_decay_prefactor": VariableSpec((DEPTH,), "NTK " + _PREFACTOR, "1", "float64"),
     "nngp_decay_prefactor": VariableSpec((DEPTH,), "NNGP " + _PREFACTOR, "1", "float64"),
+    # ---- empirical spectrum run -------------------------------------------
+    WIDTH: VariableSpec((WIDTH,), "hidden width n", "1", "int32"),
+    SEED: VariableSpec((SEED,), "random seed of the network initialisation", "1", "int32"),
+    RANK: VariableSpec((RANK,), "rank of the eigenvalue in descending order", "1", "int32"),
+    **{
+        f"{kernel}_{name}": VariableSpec(dims, f"{label} {text}", "1", "float64")
+        for kernel, label in (("ntk", "NTK"), ("nngp", "NNGP"))
+        for name, dims, text in (
+            ("grid_eigenvalue", (DEPTH, FREQUENCY), _GRID_EIGEN),
+            ("empirical_rayleigh", (DEPTH, WIDTH, SEED, FREQUENCY), _RAYLEIGH),
+            ("empirical_leakage", (DEPTH, WIDTH, SEED, FREQUENCY), _LEAKAGE),
+            ("empirical_eigenvalue", (DEPTH, WIDTH, SEED, RANK), _GRAM_EIGEN),
+            ("empirical_profile", (DEPTH, WIDTH, SEED, ANGLE), _EMP_PROFILE),
+            ("relative_distance", (DEPTH, WIDTH, SEED), _DISTANCE),
+        )
+    },
 }
 """Every variable a run file may hold, by name."""
 
@@ -198,8 +228,24 @@ REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
 }
 """Data variables each run type must hold; its keys are the known run types."""
 
+REQUIRED_VARIABLES[EMPIRICAL_SPECTRUM] = frozenset(
+    f"{kernel}_{name}"
+    for kernel in ("ntk", "nngp")
+    for name in (
+        "eigenvalue",
+        "grid_eigenvalue",
+        "profile",
+        "empirical_rayleigh",
+        "empirical_leakage",
+        "empirical_eigenvalue",
+        "empirical_profile",
+        "relative_distance",
+    )
+)
+
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
+    EMPIRICAL_SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, WIDTH, SEED, FREQUENCY, ANGLE, RANK}),
 }
 """Coordinates each run type must hold."""
 
