@@ -28,7 +28,7 @@ What it measures (depth 4 ReLU, NTK parameterization defaults, K = 1024):
 
 Targets (issue 2): exact route ≥ 1000× faster than dense, error ≤ 1e-13·λ_0.
 
-Run from the repository root (takes about 30 s)::
+Run from the repository root (about 20 s on an idle 2-core machine, up to ~50 s under load)::
 
     python benchmarks/bench_decompose.py
 

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from spectralntk.cli._common import default_run_path, user_errors
-from spectralntk.config import Activation, BiasInit, NetworkConfig, Parameterization
-from spectralntk.errors import check_real, parameter_error
+from spectralntk.config import NetworkConfig
+from spectralntk.errors import check_choice, check_real, parameter_error
 
 __all__ = ["DType", "KernelKind", "decompose_cli", "empirical_tables", "spectrum_tables"]
 
@@ -140,6 +140,10 @@ def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no
     return out
 
 
+def _choices(kind: type[enum.Enum]) -> tuple[str, ...]:
+    return tuple(member.value for member in kind)
+
+
 class DType(str, enum.Enum):
     """Floating precision of the finite networks."""
 
@@ -149,26 +153,26 @@ class DType(str, enum.Enum):
 
 def decompose_cli(
     kernel: Annotated[
-        KernelKind,
-        typer.Option(help="analytic: the infinite-width limit; empirical: finite networks."),
-    ] = KernelKind.ANALYTIC,
+        str,
+        typer.Option(help="analytic (the infinite-width limit) or empirical (finite networks)."),
+    ] = "analytic",
     depth: Annotated[
         list[int] | None,
         typer.Option(help="Number of hidden layers; repeat for several depths. [default: 4]"),
     ] = None,
     activation: Annotated[
-        Activation,
-        typer.Option(help="Hidden nonlinearity (relu, erf closed form; tanh, gelu by quadrature)."),
-    ] = Activation.RELU,
+        str,
+        typer.Option(help="relu, erf (closed form), tanh or gelu (Gauss–Hermite quadrature)."),
+    ] = "relu",
     weight_std: Annotated[float, typer.Option(help="σ_w.")] = 1.0,
     bias_std: Annotated[float, typer.Option(help="σ_b (0: no biases).")] = 0.1,
     bias_init: Annotated[
-        BiasInit, typer.Option(help="normal (Jacot) or zero (trained from 0).")
-    ] = BiasInit.NORMAL,
+        str, typer.Option(help="normal (Jacot) or zero (trained from 0).")
+    ] = "normal",
     output_bias: Annotated[bool, typer.Option(help="Bias on the output layer.")] = True,
     parameterization: Annotated[
-        Parameterization, typer.Option(help="ntk (Jacot) or standard (needs --width).")
-    ] = Parameterization.NTK,
+        str, typer.Option(help="ntk (Jacot) or standard (needs --width).")
+    ] = "ntk",
     width: Annotated[
         list[int] | None,
         typer.Option(
@@ -179,9 +183,7 @@ def decompose_cli(
     seeds: Annotated[int, typer.Option(help="Empirical: networks per width (seeds 0..S-1).")] = 10,
     points: Annotated[int, typer.Option(help="Empirical: points of the circle grid.")] = 256,
     device: Annotated[str, typer.Option(help="Empirical: cpu, cuda, cuda:N, mps or auto.")] = "cpu",
-    dtype: Annotated[DType, typer.Option(help="Empirical: precision of the networks.")] = (
-        DType.FLOAT64
-    ),
+    dtype: Annotated[str, typer.Option(help="Empirical: float32 or float64.")] = "float64",
     memory_budget: Annotated[
         float, typer.Option(help="Empirical: GiB one batch of seeds may use.")
     ] = 1.0,
@@ -209,8 +211,9 @@ def decompose_cli(
 
     depths = depth or [4]
     widths = width or []
-    analytic = kernel is KernelKind.ANALYTIC
     with user_errors():
+        analytic = check_choice("kernel", kernel, _choices(KernelKind)) == "analytic"
+        precision = check_choice("dtype", dtype, _choices(DType))
         if analytic and len(widths) > 1:
             raise parameter_error("width", "a single width for --kernel analytic", widths)
         if not analytic and not widths:
@@ -218,15 +221,17 @@ def decompose_cli(
                 "width", "given at least once for --kernel empirical (e.g. --width 500)", None
             )
         budget = check_real("memory_budget", memory_budget, 1e-6)
-        config = NetworkConfig(
-            depth=depths[0],
-            activation=activation,
-            weight_std=weight_std,
-            bias_std=bias_std,
-            bias_init=bias_init,
-            output_bias=output_bias,
-            parameterization=parameterization,
-            width=widths[0] if analytic and widths else (None if analytic else widths[0]),
+        config = NetworkConfig.from_dict(
+            {
+                "depth": depths[0],
+                "activation": activation,
+                "weight_std": weight_std,
+                "bias_std": bias_std,
+                "bias_init": bias_init,
+                "output_bias": output_bias,
+                "parameterization": parameterization,
+                "width": widths[0] if widths else None,
+            }
         )
         stem = "spectrum" if analytic else "empirical-spectrum"
         path = check_writable(
@@ -252,7 +257,7 @@ def decompose_cli(
                     seeds,
                     depths=depths,
                     points=points,
-                    dtype=dtype.value,
+                    dtype=precision,
                     device=device,
                     memory_budget=int(budget * 2**30),
                     on_progress=on_progress,

@@ -69,7 +69,7 @@ def circle_kernel(
             "gamma", "an array of finite angles", "an array with non-finite entries"
         )
     t = wrap_angle(g)
-    half = np.full(t.shape, 0.5)
+    half = np.asarray(0.5)  # every point has |x|²/n0 = 1/2: scalars broadcast
     # |x|²/n0 = 1/2, x0·x/n0 = cos γ/2, (1 ∓ cos γ)/2 = sin²(γ/2), cos²(γ/2).
     first = LayerInput(
         m1=half,

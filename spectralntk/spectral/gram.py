@@ -83,9 +83,8 @@ def _per_frequency(
     values: FloatArray, freq: NDArray[np.int32], count: NDArray[np.int64]
 ) -> FloatArray:
     """Mean of ``values[..., j]`` over the columns j of each frequency."""
-    out = np.zeros((*values.shape[:-1], count.size))
-    np.add.at(out, (..., freq), values)
-    return out / count
+    average = (freq[:, None] == np.arange(count.size)[None, :]) / count
+    return values @ average
 
 
 def relative_distance(gram: ArrayLike, reference: ArrayLike) -> FloatArray:
