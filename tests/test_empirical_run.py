@@ -108,3 +108,21 @@ def test_bad_input(kwargs: dict, param: str) -> None:
     with pytest.raises(ParameterError) as err:
         empirical_spectrum(NetworkConfig(depth=1), **args)
     assert err.value.parameter == param and "\n" not in str(err.value)
+
+
+def test_leakage_of_a_known_mode_coupling() -> None:
+    # In the Fourier basis F, K = F (I + ε(e_a e_bᵀ + e_b e_aᵀ)) Fᵀ couples the cos mode
+    # of k = 1 (column 1) with that of k = 2 (column 3): K v = v + ε v', so each loses
+    # ε²/(1 + ε²) of its energy; averaged with its untouched sin partner, half of that.
+    from spectralntk.spectral.fourier import real_fourier_basis
+
+    n, eps = 12, 0.3
+    basis, freq = real_fourier_basis(n)
+    inner = np.eye(n)
+    inner[1, 3] = inner[3, 1] = eps
+    spec = gram_spectrum(basis @ inner @ basis.T)
+    expected = np.zeros(n // 2 + 1)
+    expected[[1, 2]] = 0.5 * eps**2 / (1 + eps**2)
+    np.testing.assert_allclose(spec.leakage, expected, atol=1e-14)
+    np.testing.assert_allclose(spec.rayleigh, np.ones(n // 2 + 1) / n, rtol=1e-13)
+    assert freq[1] == 1 and freq[3] == 2

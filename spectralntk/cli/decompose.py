@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from spectralntk.cli._common import default_run_path, user_errors
@@ -121,20 +122,28 @@ def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no
         lam = run.analytic_eigenvalues.ntk[i]
         grid = run.analytic_grid_eigenvalues.ntk[i]
         emp = run.rayleigh.ntk[i]  # (W, S, F)
-        mean, sd = emp.mean(axis=1), emp.std(axis=1, ddof=1) if emp.shape[1] > 1 else 0 * emp[:, 0]
+        mean = emp.mean(axis=1)
+        sd = emp.std(axis=1, ddof=1) if emp.shape[1] > 1 else np.zeros_like(mean)
         for k in rows:
             cells = [str(k), f"{lam[k]:.4e}", f"{grid[k]:.4e}"]
             cells += [f"{mean[j, k]:.4e} ± {sd[j, k]:.1e}" for j in range(len(run.widths))]
             table.add_row(*cells)
         out.append(table)
+        top = min(16, run.points // 2)
         for j, width in enumerate(run.widths):
             parts = []
             for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
-                dist = getattr(run.distance, name)[i, j]
-                sd_d = dist.std(ddof=1) if dist.size > 1 else 0.0
-                parts.append(f"{label} {dist.mean():.4f} ± {sd_d:.4f}")
+                parts.append(f"{label} {_mean_sd(getattr(run.distance, name)[i, j], '.4f')}")
             out.append(
                 Text(f"width {width}: ‖K − K_analytic‖_F/‖K_analytic‖_F = " + ", ".join(parts))
+            )
+            leak = run.leakage.ntk[i, j, :, 1 : top + 1].mean(axis=-1)
+            largest = run.eigenvalues.ntk[i, j, :, 0]
+            out.append(
+                Text(
+                    f"  NTK largest eigenvalue of K/N {_mean_sd(largest, '.4e')}; "
+                    f"energy leaking out of modes 1 ≤ k ≤ {top} {_mean_sd(leak, '.2%')}"
+                )
             )
         out.append(Text(""))
     return out
@@ -142,6 +151,12 @@ def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no
 
 def _choices(kind: type[enum.Enum]) -> tuple[str, ...]:
     return tuple(member.value for member in kind)
+
+
+def _mean_sd(values, spec: str) -> str:  # type: ignore[no-untyped-def]
+    """ "mean ± sd" over seeds (sd with ddof 1; 0 for one seed)."""
+    sd = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{values.mean():{spec}} ± {sd:{spec}}"
 
 
 class DType(str, enum.Enum):
