@@ -181,7 +181,8 @@ def cosine_coefficients(values: FloatArray, plan: CosinePlan) -> FloatArray:
     step = plan.step
     # Column (r, b): fold of b's parity times [cos bγ, sin bγ]; then one product
     # with [cos aBγ, −sin aBγ] gives Σ_j F_j cos((aB + b)γ_j).
-    columns = fold[:, np.arange(step) % 2, :] * plan.baby  # (R, B, n)
+    columns = fold[:, np.arange(step) % 2, :]  # (R, B, n), a new array
+    columns *= plan.baby  # in place: a fresh 0.5 MB product costs 10x more in page faults
     coeff = plan.giant @ columns.reshape(rows * step, -1).T  # (A, R·B)
     coeff = coeff.reshape(-1, rows, step).transpose(1, 0, 2).reshape(rows, -1)
     return coeff[:, : plan.max_frequency + 1].reshape(*lead, -1)
