@@ -116,7 +116,14 @@ class MLP:
 
     def _affine(self, layer: int, h: Tensor) -> Tensor:
         alpha, beta = self.scales(layer)
-        z = alpha * torch.matmul(h, self.weights[layer - 1].transpose(1, 2))
+        w = self.weights[layer - 1]
+        if layer == self.layers:
+            # Scalar output as multiply-and-sum: a batched matrix-vector product takes a
+            # different BLAS path for one seed than for several, and seed s must give
+            # bit-identical results alone and in a batch.
+            z = alpha * (h * w).sum(dim=-1, keepdim=True)
+        else:
+            z = alpha * torch.matmul(h, w.transpose(1, 2))
         b = self.biases[layer - 1]
         return z if b is None else z + beta * b[:, None, :]
 

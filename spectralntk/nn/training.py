@@ -1,0 +1,216 @@
+r"""Full-batch gradient descent of seed-batched MLPs, exactly θ ← θ − η∇L.
+
+Every seed of an :class:`~spectralntk.nn.mlp.MLP` trains on the same inputs with its own
+targets; the loss summed over seeds is differentiated once, and since seed s's loss
+depends only on seed s's parameters, each seed receives exactly its own gradient: the
+batch is S independent runs computed together. No momentum, no weight decay.
+
+Loss conventions (../shared/DESIGN.md), residual r = f − y on N training points:
+``half_mean`` L = (1/2N)Σr² (Jacot et al. 2018), ``mean`` L = (1/N)Σr² (PyTorch's
+MSELoss), ``half_sum`` L = ½Σr². In the kernel regime r_{t+1} ≈ (I − c·η·K) r_t with
+c = 1/N, 2/N and 1 respectively.
+
+``model="linearized"`` trains the first-order Taylor model of each network at its
+initial parameters θ₀ instead (Lee et al. 2019):
+f_lin(x; θ) = f(x; θ₀) + J(x)(θ − θ₀), by gradient descent on θ in parameter space
+(a forward-mode product J·Δθ and a reverse-mode product Jᵀ·∂L/∂f per step, both at the
+fixed θ₀). Its training residual follows (I − c·η·K₀)^t r₀ exactly, with K₀ = J Jᵀ its
+own empirical NTK.
+
+A seed whose loss becomes non-finite, or exceeds ``divergence_factor`` times its
+initial loss, is marked diverged at that step and frozen; the other seeds go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from spectralntk.errors import check_choice, check_int, check_real, parameter_error
+from spectralntk.nn.mlp import MLP
+
+__all__ = ["LOSS_SCALES", "MODELS", "StepRecord", "gradient_descent", "loss_scale"]
+
+#: L = scale · Σ r²: the scale of each loss convention, as a function of N.
+LOSS_SCALES: dict[str, Callable[[int], float]] = {
+    "half_mean": lambda n: 0.5 / n,
+    "mean": lambda n: 1.0 / n,
+    "half_sum": lambda n: 0.5,
+}
+MODELS = ("network", "linearized")
+
+
+def loss_scale(loss: str, n_train: int) -> float:
+    """The factor of Σr² in the loss ``loss`` on ``n_train`` points."""
+    return LOSS_SCALES[check_choice("loss", loss, tuple(LOSS_SCALES))](n_train)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What the training loop reports at a recorded step (tensors on the net's device).
+
+    Attributes
+    ----------
+    step : int
+        Number of gradient steps taken.
+    train_output : Tensor, shape (S, N)
+        f on the training points.
+    eval_output : Tensor of shape (S, M), or None
+        f on the evaluation points, at the steps in ``eval_steps``.
+    loss : Tensor, shape (S,)
+    diverged_at : Tensor of int64, shape (S,)
+        Step at which each seed diverged, −1 if it has not.
+    net : MLP
+        The networks at this step (parameters are updated in place afterwards).
+    """
+
+    step: int
+    train_output: Tensor
+    eval_output: Tensor | None
+    loss: Tensor
+    diverged_at: Tensor
+    net: MLP
+
+
+def _forward_fn(net: MLP) -> Callable[..., Tensor]:
+    """params tuple -> outputs (S, N) for a fixed input, with the net's structure."""
+    has_bias = [b is not None for b in net.biases]
+
+    def call(params: Sequence[Tensor], x: Tensor) -> Tensor:
+        weights = tuple(params[: net.layers])
+        it = iter(params[net.layers :])
+        biases = tuple(next(it) if present else None for present in has_bias)
+        return dataclasses.replace(net, weights=weights, biases=biases)(x)
+
+    return call
+
+
+def gradient_descent(
+    net: MLP,
+    x_train: Tensor,
+    y_train: Tensor,
+    *,
+    lr: float,
+    steps: int,
+    loss: str = "half_mean",
+    record_steps: Sequence[int] = (),
+    eval_steps: Sequence[int] = (),
+    x_eval: Tensor | None = None,
+    on_record: Callable[[StepRecord], None] | None = None,
+    model: str = "network",
+    divergence_factor: float = 1e6,
+    start_step: int = 0,
+    theta0: Sequence[Tensor] | None = None,
+    diverged_at: Tensor | None = None,
+) -> tuple[MLP, Tensor]:
+    """Train every network of ``net`` for ``steps`` full-batch gradient steps.
+
+    Parameters
+    ----------
+    net : MLP
+        S networks; their parameter tensors are updated in place.
+    x_train : Tensor, shape (N, n0)
+    y_train : Tensor, shape (S, N) or (N,)
+        Targets (per seed when label noise differs between seeds).
+    lr : float
+        η > 0.
+    steps : int
+        Total number of steps (counted from 0, including ``start_step`` already done).
+    loss : {"half_mean", "mean", "half_sum"}
+    record_steps, eval_steps : sequence of int
+        Steps (0..steps) at which ``on_record`` is called; at ``eval_steps`` (a subset)
+        the outputs on ``x_eval`` are included.
+    x_eval : Tensor, shape (M, n0), optional
+    on_record : callable, optional
+        Receives a :class:`StepRecord`.
+    model : {"network", "linearized"}
+    divergence_factor : float
+        A loss above this multiple of the seed's initial loss counts as divergence.
+    start_step : int
+        Steps already taken (resuming); ``net`` must hold the parameters at that step.
+    theta0 : sequence of Tensor, optional
+        Initial parameters (needed to resume a linearized run; default: ``net``'s).
+    diverged_at : Tensor, optional
+        Divergence steps so far (resuming).
+
+    Returns
+    -------
+    net : MLP
+        The trained networks (the same object, parameters updated).
+    diverged_at : Tensor of int64, shape (S,)
+    """
+    n_steps = check_int("steps", steps, 1)
+    rate = check_real("lr", lr, 0.0)
+    if rate <= 0.0:
+        raise parameter_error("lr", "a finite real number in the range (0, inf)", lr)
+    kind = check_choice("model", model, MODELS)
+    scale = loss_scale(loss, x_train.shape[0])
+    records, evals = set(record_steps), set(eval_steps)
+    count = len(net.seeds)
+    y = y_train.expand(count, -1) if y_train.ndim == 1 else y_train
+    params = net.parameters()
+    forward = _forward_fn(net)
+    base = [p.detach().clone() for p in (theta0 if theta0 is not None else params)]
+    status = (
+        torch.full((count,), -1, dtype=torch.int64, device=y.device)
+        if diverged_at is None
+        else diverged_at.clone()
+    )
+    if kind == "linearized":
+        with warnings.catch_warnings():  # torch.fx chatter while tracing the JVP
+            warnings.simplefilter("ignore", UserWarning)
+            f0_train, jvp_train = torch.func.linearize(lambda *p: forward(p, x_train), *base)
+            _, vjp_train = torch.func.vjp(lambda *p: forward(p, x_train), *base)
+            if x_eval is not None:
+                f0_eval, jvp_eval = torch.func.linearize(lambda *p: forward(p, x_eval), *base)
+
+        def outputs(x_is_eval: bool) -> Tensor:
+            delta = tuple(p - b for p, b in zip(params, base, strict=True))
+            if x_is_eval:
+                return f0_eval + jvp_eval(*delta)
+            return f0_train + jvp_train(*delta)
+
+    with torch.no_grad():
+        f_init = forward(base, x_train)
+        initial_loss = (scale * (f_init - y) ** 2).sum(dim=1)
+        threshold = divergence_factor * torch.clamp(initial_loss, min=torch.finfo(y.dtype).tiny)
+    for step in range(start_step, n_steps + 1):
+        with torch.enable_grad():
+            if kind == "network":
+                for p in params:
+                    p.requires_grad_(True)
+                f = forward(params, x_train)
+            else:
+                f = outputs(False)
+            residual = f - y
+            per_seed = scale * (residual.detach() ** 2).sum(dim=1)
+        bad = ~torch.isfinite(per_seed) | (per_seed > threshold)
+        newly = bad & (status < 0)
+        status = torch.where(newly, torch.full_like(status, step), status)
+        active = status < 0
+        if step in records and on_record is not None:
+            out_eval = None
+            if step in evals and x_eval is not None:
+                with torch.no_grad():
+                    out_eval = forward(params, x_eval) if kind == "network" else outputs(True)
+            on_record(StepRecord(step, f.detach(), out_eval, per_seed, status.clone(), net))
+        if step == n_steps:
+            break
+        with torch.enable_grad():
+            if kind == "network":
+                total = (scale * residual.pow(2)).sum()
+                grads = torch.autograd.grad(total, params)
+            else:
+                grads = vjp_train((2.0 * scale) * residual.detach())
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                shape = (count,) + (1,) * (p.ndim - 1)
+                p.copy_(torch.where(active.view(shape), p - rate * g, p))
+    for p in params:
+        p.requires_grad_(False)
+    return net, status
