@@ -208,3 +208,13 @@ def test_seed_chunk_respects_the_budget() -> None:
     per_2gb = seed_chunk(2, 10_000, 3, 256, 4, 2 * 2**30)
     assert per_2gb == 2
     assert seed_chunk(2, 10_000, 3, 256, 4, 1) == 1
+
+
+def test_reused_buffers_give_the_same_weights() -> None:
+    cfg = NetworkConfig(depth=2)
+    old = init_mlp(cfg, 16, [0, 1])
+    reused = init_mlp(cfg, 16, [5, 6], out=old)
+    fresh = init_mlp(cfg, 16, [5, 6])
+    assert reused.weights[1] is old.weights[1]  # the memory was reused...
+    for a, b in zip(reused.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(a, b)  # ...and holds the same draws

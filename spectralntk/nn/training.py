@@ -23,7 +23,6 @@ initial loss, is marked diverged at that step and frozen; the other seeds go on.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,14 +77,10 @@ class StepRecord:
 
 
 def _forward_fn(net: MLP) -> Callable[..., Tensor]:
-    """params tuple -> outputs (S, N) for a fixed input, with the net's structure."""
-    has_bias = [b is not None for b in net.biases]
+    """params tuple -> outputs (S, N) with the structure of ``net``."""
 
     def call(params: Sequence[Tensor], x: Tensor) -> Tensor:
-        weights = tuple(params[: net.layers])
-        it = iter(params[net.layers :])
-        biases = tuple(next(it) if present else None for present in has_bias)
-        return dataclasses.replace(net, weights=weights, biases=biases)(x)
+        return net.with_parameters(params)(x)
 
     return call
 
@@ -107,7 +102,8 @@ def gradient_descent(
     start_step: int = 0,
     theta0: Sequence[Tensor] | None = None,
     diverged_at: Tensor | None = None,
-) -> tuple[MLP, Tensor]:
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[MLP, Tensor, int]:
     """Train every network of ``net`` for ``steps`` full-batch gradient steps.
 
     Parameters
@@ -137,12 +133,18 @@ def gradient_descent(
         Initial parameters (needed to resume a linearized run; default: ``net``'s).
     diverged_at : Tensor, optional
         Divergence steps so far (resuming).
+    should_stop : callable, optional
+        Polled before every step; when it returns True training stops with the
+        parameters of the current step (nothing half-updated), to be resumed with
+        ``start_step``.
 
     Returns
     -------
     net : MLP
         The trained networks (the same object, parameters updated).
     diverged_at : Tensor of int64, shape (S,)
+    step : int
+        The step the parameters are at (``steps`` unless stopped early).
     """
     n_steps = check_int("steps", steps, 1)
     rate = check_real("lr", lr, 0.0)
@@ -179,7 +181,10 @@ def gradient_descent(
         f_init = forward(base, x_train)
         initial_loss = (scale * (f_init - y) ** 2).sum(dim=1)
         threshold = divergence_factor * torch.clamp(initial_loss, min=torch.finfo(y.dtype).tiny)
+    step = start_step
     for step in range(start_step, n_steps + 1):
+        if should_stop is not None and should_stop():
+            break
         with torch.enable_grad():
             if kind == "network":
                 for p in params:
@@ -213,4 +218,4 @@ def gradient_descent(
                 p.copy_(torch.where(active.view(shape), p - rate * g, p))
     for p in params:
         p.requires_grad_(False)
-    return net, status
+    return net, status, step

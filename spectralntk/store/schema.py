@@ -47,6 +47,7 @@ __all__ = [
     "CHECKPOINT",
     "DEFAULT_REFERENCES",
     "DEPTH",
+    "EIGENMODE",
     "EMPIRICAL_SPECTRUM",
     "FREQUENCY",
     "JACOT_LAYERS",
@@ -58,6 +59,7 @@ __all__ = [
     "SEED",
     "SPECTRUM",
     "STEP",
+    "TRAINING",
     "VARIABLES",
     "WIDTH",
     "VariableSpec",
@@ -81,6 +83,8 @@ SAMPLE = "sample"
 CHECKPOINT = "checkpoint"
 RANK = "rank"
 """Position of an eigenvalue of a Gram matrix in descending order (0 = largest)."""
+EIGENMODE = "eigenmode"
+"""Eigenvector of the analytic NTK Gram on the training points, by descending eigenvalue."""
 
 JACOT_LAYERS = "jacot_layers"
 """Non-dimension coordinate along ``depth``: L = depth + 1 (Jacot et al. 2018)."""
@@ -115,6 +119,8 @@ SPECTRUM = "spectrum"
 """Run type written by ``spectralntk decompose --kernel analytic``."""
 EMPIRICAL_SPECTRUM = "empirical_spectrum"
 """Run type written by ``spectralntk decompose --kernel empirical``."""
+TRAINING = "training"
+"""Run type written by ``spectralntk train``."""
 
 
 # --------------------------------------------------------------------------
@@ -209,6 +215,134 @@ VARIABLES: dict[str, VariableSpec] = {
 }
 """Every variable a run file may hold, by name."""
 
+_TRAIN = (WIDTH, SEED, STEP)
+_MODES = (WIDTH, SEED, STEP, FREQUENCY)
+_CK = (WIDTH, SEED, CHECKPOINT)
+VARIABLES.update(
+    {
+        STEP: VariableSpec((STEP,), "number of gradient-descent steps taken", "1", "int32"),
+        SAMPLE: VariableSpec((SAMPLE,), "index of the training point", "1", "int32"),
+        CHECKPOINT: VariableSpec((CHECKPOINT,), "step of a checkpoint", "1", "int32"),
+        EIGENMODE: VariableSpec(
+            (EIGENMODE,),
+            "eigenvector of the analytic NTK Gram on the training points",
+            "1",
+            "int32",
+        ),
+        "train_x1": VariableSpec(
+            (SAMPLE,), "first coordinate of the training input", "1", "float64"
+        ),
+        "train_x2": VariableSpec(
+            (SAMPLE,), "second coordinate of the training input", "1", "float64"
+        ),
+        "train_angle": VariableSpec((SAMPLE,), "angle of the training input", "radian", "float64"),
+        "train_target": VariableSpec(
+            (SAMPLE,), "training target y (with label noise)", "1", "float64"
+        ),
+        "loss": VariableSpec(_TRAIN, "training loss in the run's loss convention", "1", "float64"),
+        "train_residual": VariableSpec(
+            (*_TRAIN, SAMPLE), "residual f - y on the training points", "1", "float64"
+        ),
+        "residual_cos": VariableSpec(
+            _MODES, "cos coefficient a_k of the training residual", "1", "float64"
+        ),
+        "residual_sin": VariableSpec(
+            _MODES, "sin coefficient b_k of the training residual", "1", "float64"
+        ),
+        "eval_residual_cos": VariableSpec(
+            _MODES, "cos coefficient a_k of f - target on the evaluation grid", "1", "float64"
+        ),
+        "eval_residual_sin": VariableSpec(
+            _MODES, "sin coefficient b_k of f - target on the evaluation grid", "1", "float64"
+        ),
+        "predicted_residual_cos": VariableSpec(
+            _MODES,
+            "cos coefficient of the residual predicted by (I - c eta K)^t r_0",
+            "1",
+            "float64",
+        ),
+        "predicted_residual_sin": VariableSpec(
+            _MODES,
+            "sin coefficient of the residual predicted by (I - c eta K)^t r_0",
+            "1",
+            "float64",
+        ),
+        "flow_residual_cos": VariableSpec(
+            _MODES,
+            "cos coefficient of the residual predicted by exp(-c eta K t) r_0",
+            "1",
+            "float64",
+        ),
+        "flow_residual_sin": VariableSpec(
+            _MODES,
+            "sin coefficient of the residual predicted by exp(-c eta K t) r_0",
+            "1",
+            "float64",
+        ),
+        "eval_prediction": VariableSpec(
+            (*_CK, ANGLE), "network output on the evaluation grid", "1", "float64"
+        ),
+        "linearized_prediction": VariableSpec(
+            (*_CK, ANGLE),
+            "prediction of the network linearized at step 0 (own empirical NTK)",
+            "1",
+            "float64",
+        ),
+        "relative_error": VariableSpec(
+            _CK, "RelErr of the network to the NTK predictor at the same step", "1", "float64"
+        ),
+        "relative_error_limit": VariableSpec(
+            _CK, "RelErr of the network to the t -> infinity NTK kernel regression", "1", "float64"
+        ),
+        "kernel_drift": VariableSpec(
+            _CK, "relative Frobenius change of the empirical NTK since step 0", "1", "float64"
+        ),
+        "empirical_ntk_eigenvalue": VariableSpec(
+            (*_CK, RANK),
+            "eigenvalue of the empirical NTK Gram on the training points / N",
+            "1",
+            "float64",
+        ),
+        "ntk_train_eigenvalue": VariableSpec(
+            (WIDTH, EIGENMODE),
+            "eigenvalue mu of the analytic NTK Gram on the training points",
+            "1",
+            "float64",
+        ),
+        "eigenmode_frequency_content": VariableSpec(
+            (WIDTH, EIGENMODE, FREQUENCY),
+            "share of the eigenvector's energy at frequency k",
+            "1",
+            "float64",
+        ),
+        "ntk_prediction": VariableSpec(
+            (WIDTH, CHECKPOINT, ANGLE),
+            "infinite-width NTK predictor at the checkpoint step",
+            "1",
+            "float64",
+        ),
+        "ntk_prediction_limit": VariableSpec(
+            (WIDTH, ANGLE), "NTK kernel regression K(x,X)(K + ridge I)^-1 y", "1", "float64"
+        ),
+        "stability_limit": VariableSpec(
+            (WIDTH,),
+            "largest stable learning rate 2/(c mu_max) of the analytic NTK",
+            "1",
+            "float64",
+        ),
+        "diverged_step": VariableSpec(
+            (WIDTH, SEED), "step at which the network diverged (-1: never)", "1", "int32"
+        ),
+        "diverged": VariableSpec(
+            (WIDTH, SEED),
+            "divergence flag",
+            "1",
+            "int8",
+            {"flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "finite diverged"},
+        ),
+    }
+)
+
 REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset(
         {
@@ -241,6 +375,10 @@ REQUIRED_VARIABLES[EMPIRICAL_SPECTRUM] = frozenset(
         "empirical_profile",
         "relative_distance",
     )
+)
+
+REQUIRED_VARIABLES[TRAINING] = frozenset(
+    {"loss", "residual_cos", "residual_sin", "predicted_residual_cos", "diverged"}
 )
 
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
