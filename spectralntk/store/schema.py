@@ -384,6 +384,7 @@ REQUIRED_VARIABLES[TRAINING] = frozenset(
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
     EMPIRICAL_SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, WIDTH, SEED, FREQUENCY, ANGLE, RANK}),
+    TRAINING: frozenset({WIDTH, SEED, STEP, FREQUENCY, SAMPLE, ANGLE, CHECKPOINT}),
 }
 """Coordinates each run type must hold."""
 

@@ -1,0 +1,485 @@
+r"""Benchmark: seed-batched gradient descent and mode tracking (issue 4, requirement 6).
+
+What it measures — depth 1 ReLU MLP, NTK parameterization (σ_w = 1, σ_b = 0.1, normal
+hidden biases, no output bias), N = 256 training points drawn without replacement from
+the 720-point grid on the circle (data seed 0, as ``inputs="random"``), the default
+``fourier-mixture`` target, loss ``mean`` (L = (1/N)Σr²), lr 0.01, 10 seeds, on the CPU:
+
+1. **Batched seeds vs a plain per-seed PyTorch loop**, at width 10 and width 1000, in
+   float64 and float32:
+   (a) ours: ``gradient_descent(init_mlp(cfg, width, range(10)), x, y, lr=0.01,
+       steps=T, loss="mean")`` — all 10 seeds as one batched computation, no recording;
+   (b) the peer a user would otherwise write: for each seed separately a small
+       ``torch.nn.Module`` with the same forward (z = σ_w/√fan_in · W x + σ_b · b,
+       W, b ~ N(0, 1)), ``torch.optim.SGD(lr)`` without momentum,
+       ``loss = ((f - y)**2).mean()`` and ``zero_grad(); backward(); step()`` per step.
+   Both timings include initialisation. Best of ``REPEATS``; seed-steps/s (10·T divided
+   by the time) and the ratio peer/ours are printed. Targets: ≥ 5× at width 10,
+   ≥ 1.5× at width 1000. Fairness check: seed 0's initial weights are copied from ours
+   into the peer and both are trained for a few hundred steps; the loss trajectories
+   and final weights must agree to float rounding.
+2. **Tracking overhead** at width 1000, 10 seeds, float64, T steps:
+   (a) ``gradient_descent`` with no recording;
+   (b) the same with ``record_steps=range(T + 1)`` and an ``on_record`` callback doing
+       what tracking does on the training points: the residual (S, N) projected on the
+       cos/sin modes k = 0..64 by the precomputed least-squares matrices of
+       ``mode_projector`` (torch matmuls on the device), stored with the loss in
+       preallocated (S, T + 1, K + 1) / (S, T + 1) tensors. Target: (b)/(a) ≤ 1.15;
+   (c) the full run ``spectralntk.runs.training.train(TrainingConfig(...,
+       record_every=1))`` for the same T: it does more (numpy conversions, evaluation
+       grid, empirical kernels at checkpoints, kernel theory); its overhead over (a) is
+       reported too, with a profile breakdown when it exceeds the target.
+3. **Quick presets** (when ``spectralntk.presets`` exists): for each preset's quick
+   variant and each of its widths, plain ``gradient_descent`` steps/s on that preset's
+   data, architecture, loss, lr, seeds and dtype, and the estimated training time of
+   the quick and full variants (steps / measured steps/s, summed over widths; full
+   variants only for widths the quick variant also has). Excludes recording and theory.
+
+Run from the repository root (about 2 minutes on an idle 2-core machine)::
+
+    python benchmarks/bench_training.py
+
+Caveat: the timings are wall-clock on a shared 2-core machine. Another process using
+a core slows torch's two intra-op threads badly (a step waits for the descheduled
+thread): the same width-10 run has been seen at 60 steps/s under load and 1800 steps/s
+idle. Ours and its peer are measured back to back and interleaved (ours, peer, ours,
+peer, …), best-of figures are shown, and the load average is printed at the start and
+the end; rerun if the load is high. Set ``SPECTRALNTK_BENCH_THREADS`` to fix torch's
+thread count.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import dataclasses
+import math
+import os
+import platform
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+try:
+    import spectralntk
+except ImportError:  # run from a checkout without installing: use the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import spectralntk
+
+from spectralntk.config import NetworkConfig
+from spectralntk.dynamics.modes import mode_projector
+from spectralntk.nn.mlp import MLP, init_mlp
+from spectralntk.nn.training import StepRecord, gradient_descent
+from spectralntk.targets import make_target
+
+SEEDS = tuple(range(10))
+LR = 0.01
+POINTS, GRID = 256, 720
+K_MAX = 64
+REPEATS = 3
+CONFIG = NetworkConfig(depth=1, weight_std=1.0, bias_std=0.1, output_bias=False)
+# (width, steps T) of part 1: a few seconds per measurement on an idle 2-core machine.
+SPEED_CASES = ((10, 2000), (1000, 100))
+TRACK_WIDTH, TRACK_STEPS = 1000, 100
+
+
+# ---------------------------------------------------------------------------------------
+# data and the peer
+
+
+def circle_data(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """x (N, 2), y (N,) and the angles γ of N points drawn from the 720-point grid."""
+    rng = np.random.default_rng(0)
+    gamma = 2.0 * np.pi * np.sort(rng.choice(GRID, size=POINTS, replace=False)) / GRID
+    x = np.stack([np.cos(gamma), np.sin(gamma)], axis=1)
+    y = make_target("fourier-mixture")(gamma)
+    return torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype), gamma
+
+
+class PeerMLP(torch.nn.Module):
+    """One depth-1 network in the NTK parameterization, as a user would write it."""
+
+    def __init__(self, width: int, sigma_w: float, sigma_b: float) -> None:
+        super().__init__()
+        self.w1 = torch.nn.Parameter(torch.randn(width, 2))
+        self.b1 = torch.nn.Parameter(torch.randn(width))
+        self.w2 = torch.nn.Parameter(torch.randn(1, width))
+        self.alpha1 = sigma_w / math.sqrt(2)
+        self.alpha2 = sigma_w / math.sqrt(width)
+        self.beta = sigma_b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.alpha1 * (x @ self.w1.T) + self.beta * self.b1)
+        return (self.alpha2 * (h @ self.w2.T)).squeeze(-1)
+
+
+def peer_train(
+    model: PeerMLP, x: torch.Tensor, y: torch.Tensor, steps: int, losses: list[float] | None = None
+) -> None:
+    """Plain SGD (no momentum) on the mean squared error, full batch."""
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        if losses is not None:
+            losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    if losses is not None:
+        with torch.no_grad():
+            losses.append(((model(x) - y) ** 2).mean().item())
+
+
+def run_peer(width: int, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        model = PeerMLP(width, CONFIG.weight_std, CONFIG.bias_std).to(x.dtype)
+        peer_train(model, x, y, steps)
+
+
+def run_ours(width: int, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
+    net = init_mlp(CONFIG, width, SEEDS, dtype=x.dtype)
+    gradient_descent(net, x, y, lr=LR, steps=steps, loss="mean")
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def load() -> str:
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg()) + " (1, 5, 15 min)"
+    except OSError:
+        return "n/a"
+
+
+def header() -> None:
+    threads = os.environ.get("SPECTRALNTK_BENCH_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    print("spectralntk training benchmark (issue 4, requirement 6)")
+    print(
+        f"  spectralntk {spectralntk.__version__}, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, numpy {np.__version__}"
+    )
+    print(
+        f"  {platform.system()} {platform.machine()}, {platform.processor() or 'cpu'}; "
+        f"os.cpu_count() = {os.cpu_count()}, usable CPUs = {usable}; torch threads = "
+        f"{torch.get_num_threads()} (interop {torch.get_num_interop_threads()})"
+    )
+    print(f"  load average at start: {load()}")
+
+
+def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int = REPEATS) -> dict[str, float]:
+    """Best time of each function, running them in turn ``repeats`` times (noise is shared)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+# ---------------------------------------------------------------------------------------
+# 1. batched vs per-seed
+
+
+def fairness_check(width: int, dtype: torch.dtype, steps: int = 200) -> tuple[float, float]:
+    """Seed 0: our batched run vs the peer from the same initial weights.
+
+    Returns the largest relative difference of the loss trajectories and of the final
+    parameters.
+    """
+    x, y, _ = circle_data(dtype)
+    net = init_mlp(CONFIG, width, SEEDS, dtype=dtype)
+    model = PeerMLP(width, CONFIG.weight_std, CONFIG.bias_std).to(dtype)
+    with torch.no_grad():
+        model.w1.copy_(net.weights[0][0])
+        model.b1.copy_(net.biases[0][0])  # type: ignore[index]
+        model.w2.copy_(net.weights[1][0])
+    ours: list[float] = []
+
+    def record(rec: StepRecord) -> None:
+        ours.append(float(rec.loss[0]))
+
+    gradient_descent(
+        net, x, y, lr=LR, steps=steps, loss="mean", record_steps=range(steps + 1),
+        on_record=record,
+    )
+    theirs: list[float] = []
+    peer_train(model, x, y, steps, theirs)
+    loss_diff = float(np.max(np.abs(np.subtract(ours, theirs)) / np.abs(theirs)))
+    pairs = ((net.weights[0][0], model.w1), (net.biases[0][0], model.b1),  # type: ignore[index]
+             (net.weights[1][0], model.w2))
+    param_diff = max(
+        float((a.reshape(-1) - b.detach().reshape(-1)).norm() / b.detach().norm())
+        for a, b in pairs
+    )
+    return loss_diff, param_diff
+
+
+def part_batched() -> None:
+    print("\n1. Batched seeds vs a plain per-seed PyTorch loop (10 seeds, depth 1, N = 256)")
+    print(
+        "   ours: gradient_descent(init_mlp(cfg, width, range(10)), ...); peer: per seed a "
+        "torch.nn.Module + torch.optim.SGD"
+    )
+    print(f"   best of {REPEATS}, interleaved; seed-steps/s = 10 · T / time (init included)")
+    for dtype in (torch.float64, torch.float32):
+        name = str(dtype).removeprefix("torch.")
+        eps = torch.finfo(dtype).eps
+        for width, steps in SPEED_CASES:
+            x, y, _ = circle_data(dtype)
+            run_ours(width, x, y, 20)  # warm-up
+            run_peer(width, x, y, 5)
+            t = interleaved(
+                {
+                    "ours": lambda: run_ours(width, x, y, steps),
+                    "peer": lambda: run_peer(width, x, y, steps),
+                }
+            )
+            ratio = t["peer"] / t["ours"]
+            target = 5.0 if width <= 10 else 1.5
+            loss_diff, param_diff = fairness_check(width, dtype)
+            n_seeds = len(SEEDS)
+            print(
+                f"   {name} width {width:5d}, T = {steps:5d}: ours {t['ours']:6.2f} s "
+                f"({n_seeds * steps / t['ours']:8.0f} seed-steps/s), peer {t['peer']:6.2f} s "
+                f"({n_seeds * steps / t['peer']:7.0f} seed-steps/s): {ratio:5.2f}x "
+                f"(target >= {target:g}x: {verdict(ratio >= target)})"
+            )
+            print(
+                f"      same run check (seed 0, 200 steps, peer from our weights): loss "
+                f"trajectories differ by <= {loss_diff:.1e} relative, final parameters by "
+                f"{param_diff:.1e} (eps = {eps:.1e})"
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# 2. tracking overhead
+
+
+def tracking_callback(
+    y: torch.Tensor, gamma: np.ndarray, steps: int, count: int
+) -> tuple[Callable[[StepRecord], None], dict[str, torch.Tensor]]:
+    """What tracking does on the training points, in torch on the net's device."""
+    proj = mode_projector(gamma, K_MAX, method="least_squares")
+    cos_t = torch.as_tensor(proj.cos_matrix.T.copy(), dtype=y.dtype, device=y.device)
+    sin_t = torch.as_tensor(proj.sin_matrix.T.copy(), dtype=y.dtype, device=y.device)
+    store = {
+        "loss": torch.empty(count, steps + 1, dtype=y.dtype, device=y.device),
+        "cos": torch.empty(count, steps + 1, K_MAX + 1, dtype=y.dtype, device=y.device),
+        "sin": torch.empty(count, steps + 1, K_MAX + 1, dtype=y.dtype, device=y.device),
+    }
+
+    def record(rec: StepRecord) -> None:
+        residual = rec.train_output - y
+        store["loss"][:, rec.step] = rec.loss
+        torch.matmul(residual, cos_t, out=store["cos"][:, rec.step])
+        torch.matmul(residual, sin_t, out=store["sin"][:, rec.step])
+
+    return record, store
+
+
+def part_tracking() -> None:
+    width, steps = TRACK_WIDTH, TRACK_STEPS
+    print(
+        f"\n2. Tracking overhead: width {width}, 10 seeds, float64, T = {steps} steps, "
+        f"modes k = 0..{K_MAX} at every step"
+    )
+    x, y, gamma = circle_data(torch.float64)
+    count = len(SEEDS)
+
+    def plain() -> None:
+        gradient_descent(init_mlp(CONFIG, width, SEEDS), x, y, lr=LR, steps=steps, loss="mean")
+
+    def tracked() -> None:
+        record, _ = tracking_callback(y, gamma, steps, count)
+        gradient_descent(
+            init_mlp(CONFIG, width, SEEDS), x, y, lr=LR, steps=steps, loss="mean",
+            record_steps=range(steps + 1), on_record=record,
+        )
+
+    plain()  # warm-up
+    t = interleaved({"plain": plain, "tracked": tracked})
+    over = t["tracked"] / t["plain"] - 1.0
+    print(f"   (a) no recording:                      {t['plain']:6.2f} s "
+          f"({steps / t['plain']:6.1f} steps/s)")
+    print(f"   (b) modes + loss every step (torch):   {t['tracked']:6.2f} s "
+          f"({steps / t['tracked']:6.1f} steps/s): overhead {100 * over:+5.1f} % "
+          f"(target <= 15 %: {verdict(over <= 0.15)})")
+    # correctness of (b): the stored modes equal the library's least-squares modes
+    from spectralntk.dynamics.modes import least_squares_modes
+
+    net = init_mlp(CONFIG, width, SEEDS)
+    record, store = tracking_callback(y, gamma, 3, count)
+    gradient_descent(net, x, y, lr=LR, steps=3, loss="mean", record_steps=range(4),
+                     on_record=record)
+    residual_now = (net(x) - y).numpy()
+    a, b = least_squares_modes(gamma, residual_now, K_MAX)
+    err = max(np.abs(store["cos"][:, 3].numpy() - a).max(), np.abs(store["sin"][:, 3].numpy() - b).max())
+    print(f"      (b)'s modes at the last step vs least_squares_modes: max |diff| {err:.1e}")
+    part_full_run(t["plain"], steps, width)
+
+
+def part_full_run(plain_time: float, steps: int, width: int) -> None:
+    try:
+        from spectralntk.runs.training import TrainingConfig, train
+    except ImportError as exc:  # pragma: no cover - the run module is optional here
+        print(f"   (c) skipped: {exc}")
+        return
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    options: dict[str, Any] = dict(
+        network=CONFIG, widths=(width,), seeds=SEEDS, target=make_target("fourier-mixture"),
+        inputs="random", points=POINTS, eval_points=GRID, loss="mean", lr=LR, steps=steps,
+        record_every=1, max_frequency=K_MAX,
+    )
+    cfg = TrainingConfig(**{k: v for k, v in options.items() if k in fields})
+    try:
+        train(cfg)  # warm-up (theory caches, first-call costs)
+        full = best_of(lambda: train(cfg), 2)
+    except Exception as exc:  # noqa: BLE001 - report, do not abort the benchmark
+        print(f"   (c) full train() failed: {type(exc).__name__}: {exc}")
+        return
+    over = full / plain_time - 1.0
+    print(f"   (c) full train(record_every=1):        {full:6.2f} s "
+          f"({steps / full:6.1f} steps/s): overhead {100 * over:+5.1f} % over (a) "
+          f"(target <= 15 %: {verdict(over <= 0.15)})")
+    if over > 0.15:
+        breakdown(cfg, full, plain_time)
+
+
+def breakdown(cfg: Any, full: float, plain_time: float) -> None:
+    """Where train() spends its time (cProfile, one run; cumulative seconds)."""
+    from spectralntk.runs.training import train
+
+    prof = cProfile.Profile()
+    prof.enable()
+    start = time.perf_counter()
+    train(cfg)
+    total = time.perf_counter() - start
+    prof.disable()
+    stats = pstats.Stats(prof)
+    cum: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    for (filename, _, func), (_, ncalls, _, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+        key = f"{Path(filename).name}:{func}"
+        if ct > cum.get(key, 0.0):
+            cum[key], calls[key] = ct, ncalls
+    wanted = [
+        ("training.py:gradient_descent", "gradient_descent (training loop incl. callbacks)"),
+        ("training.py:record", "  of which the run's record callback"),
+        ("modes.py:least_squares_modes", "    least_squares_modes (training residual)"),
+        ("modes.py:fourier_modes", "    fourier_modes (eval residual)"),
+        ("empirical_ntk.py:empirical_kernel", "empirical_kernel (step 0 + checkpoints)"),
+        ("recursion.py:kernel_matrix", "kernel_matrix (analytic NTK theory)"),
+        ("predict.py:train_residual", "KernelPredictor.train_residual"),
+        ("predict.py:flow_train_residual", "KernelPredictor.flow_train_residual"),
+        ("predict.py:eval_prediction", "KernelPredictor.eval_prediction"),
+        ("predict.py:limit", "KernelPredictor.limit"),
+        ("linalg.py:eigh", "numpy.linalg.eigh"),
+        ("linalg.py:eigvalsh", "numpy.linalg.eigvalsh"),
+        ("mlp.py:__call__", "MLP forward (train + eval points)"),
+    ]
+    print(f"      breakdown of one profiled train() ({total:.2f} s under cProfile; (a) = "
+          f"{plain_time:.2f} s):")
+    for key, label in wanted:
+        if key in cum:
+            print(f"        {label:52s} {cum[key]:6.2f} s  ({calls[key]} calls)")
+    print("        top functions by own time:")
+    ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:8]  # type: ignore[attr-defined]
+    for (filename, line, func), (_, ncalls, tt, _, _) in ranked:
+        print(f"          {tt:6.2f} s  {ncalls:6d} calls  {Path(filename).name}:{line}({func})")
+
+
+# ---------------------------------------------------------------------------------------
+# 3. quick presets
+
+
+def part_presets() -> None:
+    try:
+        from spectralntk.presets import PRESETS, preset_settings
+        from spectralntk.settings import merge_settings, training_config
+        from spectralntk.runs.training import training_inputs
+    except ImportError as exc:
+        print(f"\n3. Quick presets: skipped ({exc})")
+        return
+    print("\n3. Quick presets: plain gradient_descent steps/s per width (no recording, no theory)")
+    print("   est. = steps / (steps/s), summed over widths; full only over the widths measured")
+    budget = 1.5  # seconds of training per (preset, width)
+    for name in PRESETS:
+        try:
+            quick_settings = merge_settings(preset_settings(name, quick=True))
+            full_settings = merge_settings(preset_settings(name))
+            cfg, _, dtype_name = training_config(quick_settings)
+            full_cfg, _, _ = training_config(full_settings)
+        except Exception as exc:  # noqa: BLE001
+            print(f"   {name}: could not build its configuration: {type(exc).__name__}: {exc}")
+            continue
+        dtype = getattr(torch, dtype_name)
+        xn, _, yn = training_inputs(cfg)
+        x = torch.as_tensor(xn, dtype=dtype)
+        y = torch.as_tensor(yn, dtype=dtype)
+        net_cfg = cfg.network
+        rates: dict[int, float] = {}
+        for width in cfg.widths:
+            wcfg = net_cfg.replace(width=width) if net_cfg.parameterization.value == "standard" else net_cfg
+            net = init_mlp(wcfg, width, cfg.seeds, dtype=dtype)
+            gradient_descent(net, x, y, lr=cfg.lr, steps=3, loss=cfg.loss)  # warm-up
+            probe = 10
+            start = time.perf_counter()
+            gradient_descent(net, x, y, lr=cfg.lr, steps=probe, loss=cfg.loss)
+            per_step = (time.perf_counter() - start) / probe
+            steps = max(10, min(cfg.steps, int(budget / max(per_step, 1e-6))))
+            start = time.perf_counter()
+            gradient_descent(init_mlp(wcfg, width, cfg.seeds, dtype=dtype), x, y, lr=cfg.lr,
+                             steps=steps, loss=cfg.loss)
+            rates[width] = steps / (time.perf_counter() - start)
+        quick_est = sum(cfg.steps / rates[w] for w in cfg.widths)
+        full_widths = [w for w in full_cfg.widths if w in rates]
+        full_est = sum(full_cfg.steps / rates[w] for w in full_widths)
+        shown = ", ".join(f"w{w}: {rates[w]:.0f}" for w in cfg.widths)
+        missing = [w for w in full_cfg.widths if w not in rates]
+        note = f" (not measured: widths {missing})" if missing else ""
+        print(
+            f"   {name:13s} {len(cfg.seeds)} seeds, depth {net_cfg.depth}, N {cfg.points}, "
+            f"{dtype_name}: steps/s {shown}; quick T = {cfg.steps}: est. {quick_est:.1f} s; "
+            f"full T = {full_cfg.steps}, {len(full_cfg.seeds)} seeds: est. "
+            f"{full_est / 60:.1f} min{note}"
+        )
+
+
+def main() -> None:
+    header()
+    start = time.perf_counter()
+    part_batched()
+    part_tracking()
+    part_presets()
+    print(f"\nload average at end: {load()}; total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Flat run settings for ``spectralntk train``: defaults, presets, TOML files, ``--set``.
+
+A training run is described by a flat table of settings whose names are the CLI's
+options with underscores (``lr``, ``width``, ``bias_std``, …). They are merged in
+this order, later winning: defaults < ``--preset NAME`` (and its ``--quick``
+variant) < ``--config FILE.toml`` < options given on the command line < ``--set
+key=value``. :func:`training_config` turns the merged table into a validated
+:class:`~spectralntk.runs.training.TrainingConfig`.
+
+A settings file is TOML, either flat or under a ``[train]`` table::
+
+    preset = "exp2.3"      # optional: start from a preset
+    width = [512, 2048]
+    lr = 0.01
+    target = "fourier-mixture"
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from spectralntk.config import NetworkConfig
+from spectralntk.errors import parameter_error
+
+__all__ = ["DEFAULTS", "load_settings_file", "merge_settings", "parse_override", "training_config"]
+
+#: Every setting with its default. ``None``: derived (see TrainingConfig).
+DEFAULTS: dict[str, Any] = {
+    # architecture
+    "depth": 1,
+    "activation": "relu",
+    "weight_std": 1.0,
+    "bias_std": 0.1,
+    "bias_init": "normal",
+    "output_bias": False,
+    "parameterization": "ntk",
+    # networks
+    "width": [64, 1024],
+    "seeds": 10,
+    # data
+    "target": "fourier-mixture",
+    "frequency": None,
+    "frequencies": None,
+    "amplitudes": None,
+    "phases": None,
+    "inputs": "random",
+    "points": 256,
+    "eval_points": 720,
+    "label_noise": 0.0,
+    "data_seed": 0,
+    # optimisation
+    "loss": "mean",
+    "lr": 0.01,
+    "steps": 1000,
+    "model": "network",
+    # recording
+    "record_every": 0,
+    "log_records": 0,
+    "eval_every": 0,
+    "checkpoint_steps": [],
+    "max_frequency": None,
+    "ridge": 1e-6,
+    # where
+    "device": "cpu",
+    "dtype": "float64",
+}
+
+
+def _check_keys(settings: Mapping[str, Any], where: str) -> None:
+    for key in settings:
+        if key not in DEFAULTS:
+            close = [k for k in DEFAULTS if k.startswith(key[:3])]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise parameter_error(key, f"a known setting{hint} in {where}", key)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with a TOML value (``lr=0.1``, ``width=[64,128]``, ``loss="mean"``).
+
+    A value that is not valid TOML is taken as a plain string (``loss=mean``).
+    """
+    if "=" not in text:
+        raise parameter_error("set", "of the form key=value", text)
+    key, value = (part.strip() for part in text.split("=", 1))
+    key = key.replace("-", "_")
+    _check_keys({key: None}, "--set")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key, parsed
+
+
+def load_settings_file(path: str | Path) -> dict[str, Any]:
+    """Settings from a TOML file (flat, or under ``[train]``); unknown keys are errors."""
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise parameter_error("config", "an existing TOML file", str(file)) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise parameter_error("config", f"a readable TOML file ({reason})", str(file)) from None
+    table = data.get("train", data)
+    if not isinstance(table, dict):
+        raise parameter_error("config", "a TOML table of settings", str(file))
+    settings = {k.replace("-", "_"): v for k, v in table.items()}
+    preset = settings.pop("preset", None)
+    _check_keys(settings, str(file))
+    if preset is not None:
+        settings["__preset__"] = preset
+    return settings
+
+
+def merge_settings(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``layers`` in order (later wins; None values are skipped)."""
+    out = dict(DEFAULTS)
+    for layer in layers:
+        _check_keys({k: v for k, v in layer.items() if k != "__preset__"}, "settings")
+        out.update({k: v for k, v in layer.items() if v is not None and k != "__preset__"})
+    return out
+
+
+def _as_list(name: str, value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    raise parameter_error(name, "a number or a list of numbers", value)
+
+
+def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
+    """(TrainingConfig, device, dtype) from merged settings; every value validated.
+
+    Raises
+    ------
+    ParameterError
+        Naming the setting, for any invalid value.
+    """
+    from spectralntk.runs.training import TrainingConfig
+    from spectralntk.targets import make_target
+
+    s = dict(settings)
+    _check_keys(s, "settings")
+    widths = _as_list("width", s["width"])
+    seeds = s["seeds"]
+    seed_list = (
+        list(range(seeds))
+        if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1
+        else seeds
+    )
+    if isinstance(seed_list, int) or not isinstance(seed_list, list):
+        raise parameter_error("seeds", "a count ≥ 1 or a list of seeds", seeds)
+    network = NetworkConfig(
+        depth=s["depth"],
+        activation=s["activation"],
+        weight_std=s["weight_std"],
+        bias_std=s["bias_std"],
+        bias_init=s["bias_init"],
+        output_bias=s["output_bias"],
+        parameterization=s["parameterization"],
+        width=widths[0] if s["parameterization"] == "standard" and widths else None,
+    )
+    target = make_target(
+        s["target"],
+        frequencies=s["frequencies"],
+        amplitudes=s["amplitudes"],
+        phases=s["phases"],
+        frequency=s["frequency"],
+    )
+    lr = s["lr"]
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr <= 0:
+        raise parameter_error("lr", "a finite real number in the range (0, inf)", lr)
+    config = TrainingConfig(
+        network=network,
+        widths=tuple(widths),
+        seeds=tuple(seed_list),
+        target=target,
+        inputs=s["inputs"],
+        points=s["points"],
+        eval_points=s["eval_points"],
+        label_noise=s["label_noise"],
+        loss=s["loss"],
+        lr=lr,
+        steps=s["steps"],
+        record_every=s["record_every"],
+        log_records=s["log_records"],
+        eval_every=s["eval_every"],
+        checkpoints=tuple(_as_list("checkpoint_steps", s["checkpoint_steps"] or [])),
+        max_frequency=s["max_frequency"],
+        model=s["model"],
+        data_seed=s["data_seed"],
+        ridge=s["ridge"],
+    )
+    return config, str(s["device"]), str(s["dtype"])
