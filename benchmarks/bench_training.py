@@ -31,9 +31,9 @@ the 720-point grid on the circle (data seed 0, as ``inputs="random"``), the defa
        reported too, with a profile breakdown when it exceeds the target.
 3. **Quick presets** (when ``spectralntk.presets`` exists): for each preset's quick
    variant and each of its widths, plain ``gradient_descent`` steps/s on that preset's
-   data, architecture, loss, lr, seeds and dtype, and the estimated training time of
-   the quick and full variants (steps / measured steps/s, summed over widths; full
-   variants only for widths the quick variant also has). Excludes recording and theory.
+   data, architecture, loss, lr, seeds and dtype (about 1.5 s of steps per width), and
+   the quick variant's estimated training time (T / steps/s summed over widths).
+   Excludes recording, evaluation grid and theory: a lower bound on the run's time.
 
 Run from the repository root (about 2 minutes on an idle 2-core machine)::
 
@@ -428,7 +428,7 @@ def part_presets() -> None:
         print(f"\n3. Quick presets: skipped ({exc})")
         return
     print("\n3. Quick presets: plain gradient_descent steps/s per width (no recording, no theory)")
-    print("   est. = steps / (steps/s), summed over widths; full only over the widths measured")
+    print("   est. = T / (steps/s), summed over widths: the training loop alone")
     budget = 1.5  # seconds of training per (preset, width)
     for name in PRESETS:
         try:
@@ -459,16 +459,10 @@ def part_presets() -> None:
                              steps=steps, loss=cfg.loss)
             rates[width] = steps / (time.perf_counter() - start)
         quick_est = sum(cfg.steps / rates[w] for w in cfg.widths)
-        full_widths = [w for w in full_cfg.widths if w in rates]
-        full_est = sum(full_cfg.steps / rates[w] for w in full_widths)
         shown = ", ".join(f"w{w}: {rates[w]:.0f}" for w in cfg.widths)
-        missing = [w for w in full_cfg.widths if w not in rates]
-        note = f" (not measured: widths {missing})" if missing else ""
         print(
             f"   {name:13s} {len(cfg.seeds)} seeds, depth {net_cfg.depth}, N {cfg.points}, "
-            f"{dtype_name}: steps/s {shown}; quick T = {cfg.steps}: est. {quick_est:.1f} s; "
-            f"full T = {full_cfg.steps}, {len(full_cfg.seeds)} seeds: est. "
-            f"{full_est / 60:.1f} min{note}"
+            f"{dtype_name}: steps/s {shown}; T = {cfg.steps}: est. {quick_est:.1f} s"
         )
 
 

@@ -240,6 +240,9 @@ def train_cli(
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")
         path = check_writable(path, overwrite=overwrite or resume)
         state = path.with_name(path.name + ".state.pt")
+        from spectralntk.nn.device import resolve_device, resolve_dtype
+
+        resolve_device(run_device), resolve_dtype(run_dtype)  # fail before anything else
         from spectralntk.dynamics.predict import stability_limit
         from spectralntk.kernels.recursion import kernel_matrix
         from spectralntk.runs.training import train, training_inputs

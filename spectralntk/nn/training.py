@@ -166,8 +166,9 @@ def gradient_descent(
     if kind == "linearized":
         with warnings.catch_warnings():  # torch.fx chatter while tracing the JVP
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             f0_train, jvp_train = torch.func.linearize(lambda *p: forward(p, x_train), *base)
-            _, vjp_train = torch.func.vjp(lambda *p: forward(p, x_train), *base)
+            _, vjp_train = torch.func.vjp(lambda *p: forward(p, x_train), *base)  # type: ignore[misc]
             if x_eval is not None:
                 f0_eval, jvp_eval = torch.func.linearize(lambda *p: forward(p, x_eval), *base)
 

@@ -1,0 +1,238 @@
+"""Training: exact gradient descent, kernel-regime theory, resume, faults, store."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from test_store import _KNOWN_CHECKER_FALSE_POSITIVES, _checker_results  # noqa: E402
+
+from spectralntk import NetworkConfig, ParameterError, load, save  # noqa: E402
+from spectralntk.kernels import circle_points, uniform_angles  # noqa: E402
+from spectralntk.nn import empirical_kernel, init_mlp  # noqa: E402
+from spectralntk.nn.training import gradient_descent  # noqa: E402
+from spectralntk.runs.training import TrainingConfig, train  # noqa: E402
+from spectralntk.settings import merge_settings, parse_override, training_config  # noqa: E402
+from spectralntk.targets import make_target  # noqa: E402
+
+NET = NetworkConfig(depth=1, output_bias=False)
+
+
+def small_config(**changes):  # type: ignore[no-untyped-def]
+    base = dict(
+        network=NET,
+        widths=(16, 64),
+        seeds=(0, 1),
+        target=make_target("fourier-mixture", frequencies=[1, 3], amplitudes=[0.8, 0.4]),
+        inputs="grid",
+        points=16,
+        eval_points=48,
+        lr=0.5,
+        steps=40,
+        record_every=5,
+        checkpoints=(20,),
+        loss="mean",
+    )
+    base.update(changes)
+    return TrainingConfig(**base)
+
+
+def test_one_step_is_one_hand_step_and_seeds_are_independent() -> None:
+    x = torch.as_tensor(circle_points(uniform_angles(12)))
+    y = torch.sin(3 * torch.as_tensor(uniform_angles(12)))
+    batch, alone, hand = (init_mlp(NET, 24, s) for s in ([3, 9], [9], [9]))
+    gradient_descent(batch, x, y, lr=0.3, steps=7, loss="half_sum")
+    gradient_descent(alone, x, y, lr=0.3, steps=7, loss="half_sum")
+    for b, a in zip(batch.parameters(), alone.parameters(), strict=True):
+        assert torch.equal(b[1], a[0])  # batching changes nothing, bit for bit
+    params = [p.clone().requires_grad_(True) for p in hand.parameters()]
+    loss = 0.5 * ((hand.with_parameters(params)(x)[0] - y) ** 2).sum()
+    grads = torch.autograd.grad(loss, params)
+    one = init_mlp(NET, 24, [9])
+    gradient_descent(one, x, y, lr=0.3, steps=1, loss="half_sum")
+    for p, q, g in zip(one.parameters(), params, grads, strict=True):
+        assert torch.equal(p, q.detach() - 0.3 * g)
+
+
+def test_linearized_model_follows_its_own_empirical_ntk() -> None:
+    # GD on the Taylor model at θ₀ in parameter space: r_t = (I − cηK₀)^t r₀ exactly.
+    x = torch.as_tensor(circle_points(uniform_angles(10)))
+    y = torch.cos(2 * torch.as_tensor(uniform_angles(10)))
+    net = init_mlp(NetworkConfig(depth=2), 32, [0, 1])
+    k0 = empirical_kernel(net, x).ntk
+    seen = {}
+    gradient_descent(
+        net,
+        x,
+        y,
+        lr=0.4,
+        steps=25,
+        loss="mean",
+        model="linearized",
+        record_steps=[0, 25],
+        on_record=lambda r: seen.__setitem__(r.step, r.train_output.clone()),
+    )
+    c = 2 / 10
+    for s in range(2):
+        r = seen[0][s] - y
+        for _ in range(25):
+            r = r - c * 0.4 * k0[s] @ r
+        torch.testing.assert_close(seen[25][s] - y, r, rtol=0, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def run():  # type: ignore[no-untyped-def]
+    return train(small_config())
+
+
+def test_prediction_at_step_zero_is_the_initial_residual(run) -> None:  # type: ignore[no-untyped-def]
+    a = run.arrays
+    np.testing.assert_allclose(
+        a["predicted_residual_cos"][:, :, 0], a["residual_cos"][:, :, 0], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        a["flow_residual_sin"][:, :, 0], a["residual_sin"][:, :, 0], atol=1e-12
+    )
+    # the infinite-width predictor starts from the mean output 0
+    np.testing.assert_array_equal(a["ntk_prediction"][:, 0], 0.0)
+
+
+def test_linearized_network_prediction_equals_linearized_training() -> None:
+    # The same network trained as its Taylor model lands exactly where the
+    # function-space formula with its own K₀ says (two independent computations).
+    lin = train(small_config(model="linearized", widths=(32,)))
+    a = lin.arrays
+    np.testing.assert_allclose(a["eval_prediction"], a["linearized_prediction"], atol=1e-10)
+
+
+def test_wide_network_follows_the_discrete_prediction_within_its_drift() -> None:
+    # r_t − r̂_t = Σ_s (I − cηK)^(t−1−s) cη (K − K_s) r_s, so with ‖I − cηK‖ ≤ 1 (η below
+    # the stability limit) and ‖r_s‖ ≤ ‖r_0‖:  ‖r_t − r̂_t‖ ≤ cηt·max_s‖K_s − K‖·‖r_0‖,
+    # where K is the analytic NTK and K_s the network's kernel at step s. We bound
+    # ‖K_s − K‖ ≤ ‖K_s − K_0‖ + ‖K_0 − K‖ with the drift measured at checkpoints every
+    # 10 steps (and a factor 2 for the steps between checkpoints).
+    from spectralntk import kernel_matrix
+
+    cfg = small_config(widths=(2048,), steps=40, checkpoints=tuple(range(0, 41, 10)), seeds=(0,))
+    result = train(cfg)
+    a = result.arrays
+    x = circle_points(uniform_angles(16))
+    k_inf = kernel_matrix(NET, x).ntk
+    k0 = empirical_kernel(init_mlp(NET, 2048, [0]), torch.as_tensor(x)).ntk[0].numpy()
+    norm_k = np.linalg.norm(k_inf)
+    drift = np.nanmax(a["kernel_drift"][0, 0]) * np.linalg.norm(k0)
+    c, eta, t = 2 / 16, cfg.lr, cfg.steps
+    assert cfg.lr < a["stability_limit"][0]
+    bound = (
+        c
+        * eta
+        * t
+        * (2 * drift + np.linalg.norm(k0 - k_inf))
+        * np.linalg.norm(a["train_residual"][0, 0, 0])
+    )
+    # Parseval on the 16-point grid: ‖r‖² = N(a0² + ½Σ(a_k² + b_k²) + a_{N/2}²).
+    da = a["residual_cos"][0, 0, -1] - a["predicted_residual_cos"][0, 0, -1]
+    db = a["residual_sin"][0, 0, -1] - a["predicted_residual_sin"][0, 0, -1]
+    weights = np.array([1.0] + [0.5] * 7 + [1.0])
+    gap = np.sqrt(16 * np.sum(weights * (da**2 + db**2)))
+    assert gap <= bound
+    assert gap < 0.05 * np.linalg.norm(a["train_residual"][0, 0, 0])  # and it is small
+    assert norm_k > 0
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = small_config()
+    full = train(cfg)
+    state = tmp_path / "run.nc.state.pt"
+    polls = iter(range(10**6))
+    stopped = train(cfg, state_path=state, should_stop=lambda: next(polls) == 55)
+    assert stopped is None and state.exists()
+    resumed = train(cfg, state_path=state, resume=True)
+    assert resumed is not None and not state.exists()
+    for name, value in full.arrays.items():
+        np.testing.assert_array_equal(resumed.arrays[name], value, err_msg=name)
+
+
+def test_resume_refuses_another_configuration(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.errors import RunFileError
+
+    state = tmp_path / "s.pt"
+    polls = iter(range(10**6))
+    train(small_config(), state_path=state, should_stop=lambda: next(polls) == 3)
+    with pytest.raises(RunFileError, match="another configuration"):
+        train(small_config(lr=0.25), state_path=state, resume=True)
+    with pytest.raises(RunFileError, match="no saved state"):
+        train(small_config(), state_path=tmp_path / "none.pt", resume=True)
+
+
+def test_divergence_is_flagged_and_the_rest_continue() -> None:
+    # Far above the stability limit every seed blows up; each is flagged with its step.
+    result = train(small_config(lr=400.0, steps=30, widths=(16,)))
+    steps = result.arrays["diverged_step"]
+    assert np.all(steps >= 0) and np.all(steps <= 30)
+    ds = result.to_dataset()
+    assert (
+        ds["diverged"].dtype == np.int8
+        and ds["diverged"].attrs["flag_meanings"] == "finite diverged"
+    )
+    assert np.all(ds["diverged"].values == 1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_store_round_trip_and_cf(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ds = run.to_dataset(history="test")
+    back = load(save(ds, tmp_path / "train.nc"))
+    assert dict(back.sizes)["step"] == len(run.steps)
+    for name in ("loss", "residual_cos", "eval_residual_sin", "kernel_drift", "ntk_prediction"):
+        np.testing.assert_array_equal(back[name].values, ds[name].values)
+    assert back.attrs["loss_convention"] == "mean" and back.attrs["depth"] == 1
+    assert (
+        TrainingConfig.from_dict(__import__("json").loads(back.attrs["spectralntk_config"]))
+        == run.config
+    )
+    failed = {m for w, _, m in _checker_results(tmp_path / "train.nc") if w >= 2}
+    assert not failed - _KNOWN_CHECKER_FALSE_POSITIVES, failed
+
+
+@pytest.mark.parametrize(
+    "changes,param",
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"lr": -1.0}, "lr"),
+        ({"steps": 0}, "steps"),
+        ({"inputs": "sphere"}, "inputs"),
+        ({"loss": "l1"}, "loss"),
+        ({"target": make_target("sine", frequency=8)}, "frequencies"),  # Nyquist of 16 points
+        ({"max_frequency": 9}, "max_frequency"),
+        ({"points": 1000, "inputs": "random"}, "points"),
+        ({"widths": ()}, "width"),
+    ],
+)
+def test_bad_configuration(changes: dict, param: str) -> None:
+    with pytest.raises(ParameterError) as err:
+        small_config(**changes)
+    assert err.value.parameter == param and "\n" not in str(err.value)
+
+
+def test_settings_layers_and_overrides() -> None:
+    key, value = parse_override("width=[8, 16]")
+    assert (key, value) == ("width", [8, 16])
+    assert parse_override("loss=mean") == ("loss", "mean")
+    cfg, device, _ = training_config(
+        merge_settings({"lr": 0.1, "steps": 5}, {"lr": 0.2}, dict([parse_override("seeds=2")]))
+    )
+    assert cfg.lr == 0.2 and cfg.steps == 5 and cfg.seeds == (0, 1) and device == "cpu"
+    with pytest.raises(ParameterError, match="'lrr' parameter"):
+        parse_override("lrr=1")
+    with pytest.raises(ParameterError, match="'target' parameter"):
+        training_config(merge_settings({"target": "square"}))
+
+
+def test_config_dict_round_trip() -> None:
+    cfg = small_config()
+    assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
+    assert dataclasses.replace(cfg, lr=0.1).lr == 0.1
