@@ -113,3 +113,29 @@ def test_bad_input(in_tmp: Path, args: list[str], option: str) -> None:
     result = invoke("train", *SMALL, *args)
     assert_one_error_line(result, option)
     assert no_run_files(in_tmp)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_progress_and_resume_finishes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run.nc"
+    args = [sys.executable, "-m", "spectralntk", "train", *SMALL, "--steps", "20000",
+            "--record-every", "1000", "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    state = out.with_name(out.name + ".state.pt")
+    assert state.exists() and not out.exists()
+    done = subprocess.run([*args, "--resume"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and not state.exists()
+    assert np.isfinite(load(out)["loss"].values).all()
