@@ -236,3 +236,14 @@ def test_config_dict_round_trip() -> None:
     cfg = small_config()
     assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
     assert dataclasses.replace(cfg, lr=0.1).lr == 0.1
+
+
+def test_per_frequency_kernel_spectrum_at_checkpoints(run) -> None:  # type: ignore[no-untyped-def]
+    # On the 16-point grid the quotients are those of the orthonormal Fourier basis.
+    from spectralntk.spectral.gram import gram_spectrum
+
+    net = init_mlp(NET, 16, [0, 1])
+    x = torch.as_tensor(circle_points(uniform_angles(16)))
+    k0 = empirical_kernel(net, x).ntk.numpy()
+    expected = gram_spectrum(k0).rayleigh[:, : run.config.k_max + 1]
+    np.testing.assert_allclose(run.arrays["empirical_ntk_rayleigh"][0, :, 0], expected, rtol=1e-10)

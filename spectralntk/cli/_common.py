@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI: error reporting and output paths."""
+"""Shared pieces of the CLI: error reporting, output paths, progress bars."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from spectralntk.errors import ParameterError, SpectralNTKError
 
-__all__ = ["default_run_path", "fail", "user_errors"]
+__all__ = ["default_run_path", "fail", "user_errors", "with_progress"]
 
 #: Library parameter names whose CLI option is spelled differently.
 OPTION_NAMES = {
@@ -55,3 +56,31 @@ def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:
         path = folder / f"{stem}-{stamp}-{n}.nc"
         n += 1
     return path
+
+
+def with_progress(job: Any, *, disable: bool) -> Any:
+    """Run ``job(on_progress)`` under a rich progress bar with ETA on stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=disable) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def on_progress(done: int, total: int, description: str) -> None:
+            bar.update(task, completed=done, total=total, description=description)
+
+        return job(on_progress)

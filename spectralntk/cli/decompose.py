@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from spectralntk.cli._common import default_run_path, user_errors
+from spectralntk.cli._common import default_run_path, user_errors, with_progress
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_choice, check_real, parameter_error
 
@@ -265,7 +265,7 @@ def decompose_cli(
         else:
             from spectralntk.runs.empirical import empirical_spectrum
 
-            run = _with_progress(
+            run = with_progress(
                 lambda on_progress: empirical_spectrum(
                     config,
                     widths,
@@ -288,31 +288,3 @@ def decompose_cli(
         history = "spectralntk " + shlex.join(sys.argv[1:])
         save(run.to_dataset(history=history), path, overwrite=overwrite)
     typer.echo(str(path) if quiet else f"Wrote {path}")
-
-
-def _with_progress(job, *, disable: bool):  # type: ignore[no-untyped-def]
-    """Run ``job(on_progress)`` under a rich progress bar with ETA on stderr."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True, disable=disable) as bar:
-        task = bar.add_task("empirical kernels", total=None)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(task, completed=done, total=total, description=description)
-
-        return job(on_progress)

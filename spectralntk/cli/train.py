@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from spectralntk.cli._common import default_run_path, fail, user_errors
+from spectralntk.cli._common import default_run_path, fail, user_errors, with_progress
 
 __all__ = ["summary_tables", "train_cli"]
 
@@ -270,7 +270,7 @@ def train_cli(
         stop = _StopFlag()
         previous = signal.signal(signal.SIGINT, stop.handler)
         try:
-            run = _with_progress(
+            run = with_progress(
                 lambda on_progress: train(
                     cfg,
                     device=run_device,
@@ -302,9 +302,3 @@ def train_cli(
         history = "spectralntk " + shlex.join(sys.argv[1:])
         save(run.to_dataset(history=history), path, overwrite=True)
     typer.echo(str(path) if quiet else f"Wrote {path}")
-
-
-def _with_progress(job: Any, *, disable: bool) -> Any:
-    from spectralntk.cli.decompose import _with_progress as progress
-
-    return progress(job, disable=disable)

@@ -303,6 +303,12 @@ VARIABLES.update(
             "1",
             "float64",
         ),
+        "empirical_ntk_rayleigh": VariableSpec(
+            (*_CK, FREQUENCY),
+            "Rayleigh quotient of frequency k (cos and sin averaged) of the empirical NTK / N",
+            "1",
+            "float64",
+        ),
         "ntk_train_eigenvalue": VariableSpec(
             (WIDTH, EIGENMODE),
             "eigenvalue mu of the analytic NTK Gram on the training points",
