@@ -24,7 +24,12 @@ from spectralntk.nn.empirical_ntk import empirical_kernel
 from spectralntk.nn.mlp import init_mlp
 from spectralntk.nn.training import gradient_descent
 from spectralntk.presets import PRESETS, preset_settings
-from spectralntk.runs.training import train, training_inputs
+from spectralntk.runs.training import (
+    DEFAULT_MEMORY_BUDGET,
+    _seeds_per_batch,
+    train,
+    training_inputs,
+)
 from spectralntk.settings import merge_settings, training_config
 
 
@@ -36,7 +41,9 @@ def seconds_per_step(cfg, width: int, budget: float = 2.0) -> float:  # type: ig
         if cfg.network.parameterization.value == "standard"
         else cfg.network
     )
-    net = init_mlp(net_cfg, width, cfg.seeds)
+    batch = _seeds_per_batch(cfg, width, 8, DEFAULT_MEMORY_BUDGET)
+    batches = -(-len(cfg.seeds) // batch)
+    net = init_mlp(net_cfg, width, cfg.seeds[:batch])
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     start = time.perf_counter()
     gradient_descent(net, xt, yt, lr=cfg.lr * 1e-6, steps=3, loss=cfg.loss)  # warm-up
@@ -44,7 +51,7 @@ def seconds_per_step(cfg, width: int, budget: float = 2.0) -> float:  # type: ig
     probe = max(3, min(500, int(budget / max(guess, 1e-6))))
     start = time.perf_counter()
     gradient_descent(net, xt, yt, lr=cfg.lr * 1e-6, steps=probe, loss=cfg.loss)
-    return (time.perf_counter() - start) / probe
+    return batches * (time.perf_counter() - start) / probe
 
 
 def checkpoint_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def]
@@ -54,11 +61,12 @@ def checkpoint_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def
         if cfg.network.parameterization.value == "standard"
         else cfg.network
     )
-    net = init_mlp(net_cfg, width, cfg.seeds)
+    batch = _seeds_per_batch(cfg, width, 8, DEFAULT_MEMORY_BUDGET)
+    net = init_mlp(net_cfg, width, cfg.seeds[:batch])
     start = time.perf_counter()
     with torch.no_grad():
         empirical_kernel(net, torch.as_tensor(x))
-    return time.perf_counter() - start
+    return -(-len(cfg.seeds) // batch) * (time.perf_counter() - start)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import typer
 
 from spectralntk.cli._common import default_run_path, fail, user_errors, with_progress
+from spectralntk.errors import check_real
 
 __all__ = ["summary_tables", "train_cli"]
 
@@ -235,6 +236,7 @@ def train_cli(
         layers.append(dict(parse_override(text) for text in set_ or []))
         settings = merge_settings(*layers)
         cfg, run_device, run_dtype = training_config(settings)
+        budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
         path = out if out is not None else default_run_path("train")
         if resume and out is None:
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")
@@ -279,6 +281,7 @@ def train_cli(
                     resume=resume,
                     should_stop=stop,
                     on_progress=on_progress,
+                    memory_budget=budget,
                 ),
                 disable=quiet,
             )
