@@ -173,6 +173,7 @@ def train_cli(
     parameterization: Annotated[str | None, typer.Option(help="ntk or standard.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = None,
     dtype: Annotated[str | None, typer.Option(help="float32 or float64.")] = None,
+    memory_budget: Annotated[float, typer.Option(help="GiB one batch of seeds may use.")] = 4.0,
     out: Annotated[
         Path | None, typer.Option(help="Output NetCDF file. [default: runs/train-<time>.nc]")
     ] = None,
