@@ -73,7 +73,7 @@ except ImportError:  # run from a checkout without installing: use the repositor
 
 from spectralntk.config import NetworkConfig
 from spectralntk.dynamics.modes import mode_projector
-from spectralntk.nn.mlp import MLP, init_mlp
+from spectralntk.nn.mlp import init_mlp
 from spectralntk.nn.training import StepRecord, gradient_descent
 from spectralntk.targets import make_target
 
@@ -226,17 +226,25 @@ def fairness_check(width: int, dtype: torch.dtype, steps: int = 200) -> tuple[fl
         ours.append(float(rec.loss[0]))
 
     gradient_descent(
-        net, x, y, lr=LR, steps=steps, loss="mean", record_steps=range(steps + 1),
+        net,
+        x,
+        y,
+        lr=LR,
+        steps=steps,
+        loss="mean",
+        record_steps=range(steps + 1),
         on_record=record,
     )
     theirs: list[float] = []
     peer_train(model, x, y, steps, theirs)
     loss_diff = float(np.max(np.abs(np.subtract(ours, theirs)) / np.abs(theirs)))
-    pairs = ((net.weights[0][0], model.w1), (net.biases[0][0], model.b1),  # type: ignore[index]
-             (net.weights[1][0], model.w2))
+    pairs = (
+        (net.weights[0][0], model.w1),
+        (net.biases[0][0], model.b1),  # type: ignore[index]
+        (net.weights[1][0], model.w2),
+    )
     param_diff = max(
-        float((a.reshape(-1) - b.detach().reshape(-1)).norm() / b.detach().norm())
-        for a, b in pairs
+        float((a.reshape(-1) - b.detach().reshape(-1)).norm() / b.detach().norm()) for a, b in pairs
     )
     return loss_diff, param_diff
 
@@ -319,28 +327,41 @@ def part_tracking() -> None:
     def tracked() -> None:
         record, _ = tracking_callback(y, gamma, steps, count)
         gradient_descent(
-            init_mlp(CONFIG, width, SEEDS), x, y, lr=LR, steps=steps, loss="mean",
-            record_steps=range(steps + 1), on_record=record,
+            init_mlp(CONFIG, width, SEEDS),
+            x,
+            y,
+            lr=LR,
+            steps=steps,
+            loss="mean",
+            record_steps=range(steps + 1),
+            on_record=record,
         )
 
     plain()  # warm-up
     t = interleaved({"plain": plain, "tracked": tracked})
     over = t["tracked"] / t["plain"] - 1.0
-    print(f"   (a) no recording:                      {t['plain']:6.2f} s "
-          f"({steps / t['plain']:6.1f} steps/s)")
-    print(f"   (b) modes + loss every step (torch):   {t['tracked']:6.2f} s "
-          f"({steps / t['tracked']:6.1f} steps/s): overhead {100 * over:+5.1f} % "
-          f"(target <= 15 %: {verdict(over <= 0.15)})")
+    print(
+        f"   (a) no recording:                      {t['plain']:6.2f} s "
+        f"({steps / t['plain']:6.1f} steps/s)"
+    )
+    print(
+        f"   (b) modes + loss every step (torch):   {t['tracked']:6.2f} s "
+        f"({steps / t['tracked']:6.1f} steps/s): overhead {100 * over:+5.1f} % "
+        f"(target <= 15 %: {verdict(over <= 0.15)})"
+    )
     # correctness of (b): the stored modes equal the library's least-squares modes
     from spectralntk.dynamics.modes import least_squares_modes
 
     net = init_mlp(CONFIG, width, SEEDS)
     record, store = tracking_callback(y, gamma, 3, count)
-    gradient_descent(net, x, y, lr=LR, steps=3, loss="mean", record_steps=range(4),
-                     on_record=record)
+    gradient_descent(
+        net, x, y, lr=LR, steps=3, loss="mean", record_steps=range(4), on_record=record
+    )
     residual_now = (net(x) - y).numpy()
     a, b = least_squares_modes(gamma, residual_now, K_MAX)
-    err = max(np.abs(store["cos"][:, 3].numpy() - a).max(), np.abs(store["sin"][:, 3].numpy() - b).max())
+    err = max(
+        np.abs(store["cos"][:, 3].numpy() - a).max(), np.abs(store["sin"][:, 3].numpy() - b).max()
+    )
     print(f"      (b)'s modes at the last step vs least_squares_modes: max |diff| {err:.1e}")
     part_full_run(t["plain"], steps, width)
 
@@ -353,21 +374,32 @@ def part_full_run(plain_time: float, steps: int, width: int) -> None:
         return
     fields = {f.name for f in dataclasses.fields(TrainingConfig)}
     options: dict[str, Any] = dict(
-        network=CONFIG, widths=(width,), seeds=SEEDS, target=make_target("fourier-mixture"),
-        inputs="random", points=POINTS, eval_points=GRID, loss="mean", lr=LR, steps=steps,
-        record_every=1, max_frequency=K_MAX,
+        network=CONFIG,
+        widths=(width,),
+        seeds=SEEDS,
+        target=make_target("fourier-mixture"),
+        inputs="random",
+        points=POINTS,
+        eval_points=GRID,
+        loss="mean",
+        lr=LR,
+        steps=steps,
+        record_every=1,
+        max_frequency=K_MAX,
     )
     cfg = TrainingConfig(**{k: v for k, v in options.items() if k in fields})
     try:
         train(cfg)  # warm-up (theory caches, first-call costs)
         full = best_of(lambda: train(cfg), 2)
-    except Exception as exc:  # noqa: BLE001 - report, do not abort the benchmark
+    except Exception as exc:
         print(f"   (c) full train() failed: {type(exc).__name__}: {exc}")
         return
     over = full / plain_time - 1.0
-    print(f"   (c) full train(record_every=1):        {full:6.2f} s "
-          f"({steps / full:6.1f} steps/s): overhead {100 * over:+5.1f} % over (a) "
-          f"(target <= 15 %: {verdict(over <= 0.15)})")
+    print(
+        f"   (c) full train(record_every=1):        {full:6.2f} s "
+        f"({steps / full:6.1f} steps/s): overhead {100 * over:+5.1f} % over (a) "
+        f"(target <= 15 %: {verdict(over <= 0.15)})"
+    )
     if over > 0.15:
         breakdown(cfg, full, plain_time)
 
@@ -404,8 +436,10 @@ def breakdown(cfg: Any, full: float, plain_time: float) -> None:
         ("linalg.py:eigvalsh", "numpy.linalg.eigvalsh"),
         ("mlp.py:__call__", "MLP forward (train + eval points)"),
     ]
-    print(f"      breakdown of one profiled train() ({total:.2f} s under cProfile; (a) = "
-          f"{plain_time:.2f} s):")
+    print(
+        f"      breakdown of one profiled train() ({total:.2f} s under cProfile; (a) = "
+        f"{plain_time:.2f} s):"
+    )
     for key, label in wanted:
         if key in cum:
             print(f"        {label:52s} {cum[key]:6.2f} s  ({calls[key]} calls)")
@@ -422,8 +456,8 @@ def breakdown(cfg: Any, full: float, plain_time: float) -> None:
 def part_presets() -> None:
     try:
         from spectralntk.presets import PRESETS, preset_settings
-        from spectralntk.settings import merge_settings, training_config
         from spectralntk.runs.training import training_inputs
+        from spectralntk.settings import merge_settings, training_config
     except ImportError as exc:
         print(f"\n3. Quick presets: skipped ({exc})")
         return
@@ -436,7 +470,7 @@ def part_presets() -> None:
             full_settings = merge_settings(preset_settings(name))
             cfg, _, dtype_name = training_config(quick_settings)
             full_cfg, _, _ = training_config(full_settings)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             print(f"   {name}: could not build its configuration: {type(exc).__name__}: {exc}")
             continue
         dtype = getattr(torch, dtype_name)
@@ -446,7 +480,11 @@ def part_presets() -> None:
         net_cfg = cfg.network
         rates: dict[int, float] = {}
         for width in cfg.widths:
-            wcfg = net_cfg.replace(width=width) if net_cfg.parameterization.value == "standard" else net_cfg
+            wcfg = (
+                net_cfg.replace(width=width)
+                if net_cfg.parameterization.value == "standard"
+                else net_cfg
+            )
             net = init_mlp(wcfg, width, cfg.seeds, dtype=dtype)
             gradient_descent(net, x, y, lr=cfg.lr, steps=3, loss=cfg.loss)  # warm-up
             probe = 10
@@ -455,8 +493,14 @@ def part_presets() -> None:
             per_step = (time.perf_counter() - start) / probe
             steps = max(10, min(cfg.steps, int(budget / max(per_step, 1e-6))))
             start = time.perf_counter()
-            gradient_descent(init_mlp(wcfg, width, cfg.seeds, dtype=dtype), x, y, lr=cfg.lr,
-                             steps=steps, loss=cfg.loss)
+            gradient_descent(
+                init_mlp(wcfg, width, cfg.seeds, dtype=dtype),
+                x,
+                y,
+                lr=cfg.lr,
+                steps=steps,
+                loss=cfg.loss,
+            )
             rates[width] = steps / (time.perf_counter() - start)
         quick_est = sum(cfg.steps / rates[w] for w in cfg.widths)
         shown = ", ".join(f"w{w}: {rates[w]:.0f}" for w in cfg.widths)
