@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-class Activation(str, enum.Enum):
+class Activation(enum.StrEnum):
     """Hidden-layer nonlinearity φ.
 
     ``relu`` max(0, x) and ``erf`` have closed-form dual activations; ``tanh``
@@ -41,14 +41,14 @@ class Activation(str, enum.Enum):
     GELU = "gelu"
 
 
-class BiasInit(str, enum.Enum):
+class BiasInit(enum.StrEnum):
     """Bias initialisation: ``normal`` b ~ N(0, 1) (Jacot), or ``zero`` (trained from 0)."""
 
     NORMAL = "normal"
     ZERO = "zero"
 
 
-class Parameterization(str, enum.Enum):
+class Parameterization(enum.StrEnum):
     """``ntk``: z = (σ_w/√n)·W a + σ_b·b, W, b ~ N(0, 1) (Jacot et al. 2018).
 
     ``standard``: z = W a + b, W ~ N(0, σ_w²/n), b ~ N(0, σ_b²) (PyTorch style).

@@ -18,11 +18,10 @@ A settings file is TOML, either flat or under a ``[train]`` table::
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import parameter_error

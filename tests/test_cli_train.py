@@ -124,10 +124,24 @@ def test_ctrl_c_keeps_progress_and_resume_finishes(tmp_path: Path) -> None:
     import time
 
     out = tmp_path / "run.nc"
-    args = [sys.executable, "-m", "spectralntk", "train", *SMALL, "--steps", "20000",
-            "--record-every", "1000", "--out", str(out), "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "spectralntk",
+        "train",
+        *SMALL,
+        "--steps",
+        "20000",
+        "--record-every",
+        "1000",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     time.sleep(6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

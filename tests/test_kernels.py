@@ -271,3 +271,17 @@ def test_bad_inputs_name_the_parameter() -> None:
         circle_kernel(cfg, [0.0, np.inf])
     with pytest.raises(ParameterError, match="'input_dim' parameter"):
         circle_kernel(NetworkConfig(input_dim=3), [0.0])
+
+
+def test_zero_input_with_zero_initialised_biases_matches_the_network() -> None:
+    # x = 0 and biases starting at 0: the first pre-activation is exactly 0, where
+    # ReLU'(0) = 0 (torch), so nothing flows back through that unit; the Gram stays PSD.
+    torch = pytest.importorskip("torch")
+    from spectralntk.nn import empirical_kernel, init_mlp
+
+    x = np.array([[0.0, 0.0], [1.0, 0.5], [-0.3, 2.0]])
+    cfg = NetworkConfig(depth=2, bias_std=0.5, bias_init="zero")
+    analytic = kernel_matrix(cfg, x).ntk
+    emp = empirical_kernel(init_mlp(cfg, 4096, range(8)), torch.as_tensor(x)).ntk.mean(0).numpy()
+    np.testing.assert_allclose(analytic[0], emp[0], rtol=0.05, atol=1e-3)
+    assert np.linalg.eigvalsh(analytic).min() >= -1e-12

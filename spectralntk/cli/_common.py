@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import typer
 
 from spectralntk.errors import ParameterError, SpectralNTKError
 
-__all__ = ["default_run_path", "fail", "user_errors", "with_progress"]
+__all__ = ["default_run_path", "fail", "plain_table", "user_errors", "with_progress"]
 
 #: Library parameter names whose CLI option is spelled differently.
 OPTION_NAMES = {
@@ -49,7 +49,7 @@ def user_errors() -> Iterator[None]:
 
 def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:
     """A new file name ``runs/<stem>-<UTC time>.nc`` that does not exist yet."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"{stem}-{stamp}.nc"
     n = 1
     while path.exists():
@@ -84,3 +84,13 @@ def with_progress(job: Any, *, disable: bool) -> Any:
             bar.update(task, completed=done, total=total, description=description)
 
         return job(on_progress)
+
+
+def plain_table(title: str, columns: list[str]) -> Any:
+    """A borderless :class:`rich.table.Table` with right-aligned ``columns``."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for name in columns:
+        table.add_column(name, justify="right")
+    return table

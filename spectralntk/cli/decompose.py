@@ -11,14 +11,14 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from spectralntk.cli._common import default_run_path, user_errors, with_progress
+from spectralntk.cli._common import default_run_path, plain_table, user_errors, with_progress
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_choice, check_real, parameter_error
 
 __all__ = ["DType", "KernelKind", "decompose_cli", "empirical_tables", "spectrum_tables"]
 
 
-class KernelKind(str, enum.Enum):
+class KernelKind(enum.StrEnum):
     """Which kernel to decompose."""
 
     ANALYTIC = "analytic"
@@ -48,25 +48,17 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
     λ_k/λ_0 and the cumulative share of the trace k(0); below it the fitted
     power-law decay of each kernel with its range.
     """
-    from rich.table import Table
     from rich.text import Text
 
     out: list = []
     rows = _shown_frequencies(run.max_frequency, all_rows)
     for i, depth in enumerate(run.depths):
-        table = Table(
-            title=f"depth {depth} (L = {depth + 1} affine layers), "
+        table = plain_table(
+            f"depth {depth} (L = {depth + 1} affine layers), "
             f"{run.config.activation.value}, {run.config.parameterization.value} parameterization",
-            title_justify="left",
-            box=None,
-            pad_edge=False,
+            ["k", "mult"]
+            + [c for name in ("NTK", "NNGP") for c in (f"{name} λ_k", "λ_k/λ_0", "cum. share")],
         )
-        table.add_column("k", justify="right")
-        table.add_column("mult", justify="right")
-        for name in ("NTK", "NNGP"):
-            table.add_column(f"{name} λ_k", justify="right")
-            table.add_column("λ_k/λ_0", justify="right")
-            table.add_column("cum. share", justify="right")
         mult = [1] + [2] * run.max_frequency
         columns = []
         for name in ("ntk", "nngp"):
@@ -101,24 +93,16 @@ def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no
     per width the relative
     Frobenius distance of the empirical Gram matrices to the analytic ones.
     """
-    from rich.table import Table
     from rich.text import Text
 
     out: list = []
     rows = _shown_frequencies(run.points // 2, all_rows)
     for i, depth in enumerate(run.depths):
-        table = Table(
-            title=f"depth {depth}: NTK λ_k, analytic and empirical (mean ± sd over "
+        table = plain_table(
+            f"depth {depth}: NTK λ_k, analytic and empirical (mean ± sd over "
             f"{len(run.seeds)} seeds, Rayleigh quotients on {run.points} points)",
-            title_justify="left",
-            box=None,
-            pad_edge=False,
+            ["k", "analytic λ_k", "grid μ_k/N"] + [f"n = {w}" for w in run.widths],
         )
-        table.add_column("k", justify="right")
-        table.add_column("analytic λ_k", justify="right")
-        table.add_column("grid μ_k/N", justify="right")
-        for width in run.widths:
-            table.add_column(f"n = {width}", justify="right")
         lam = run.analytic_eigenvalues.ntk[i]
         grid = run.analytic_grid_eigenvalues.ntk[i]
         emp = run.rayleigh.ntk[i]  # (W, S, F)
@@ -159,7 +143,7 @@ def _mean_sd(values, spec: str) -> str:  # type: ignore[no-untyped-def]
     return f"{values.mean():{spec}} ± {sd:{spec}}"
 
 
-class DType(str, enum.Enum):
+class DType(enum.StrEnum):
     """Floating precision of the finite networks."""
 
     FLOAT32 = "float32"

@@ -11,7 +11,13 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from spectralntk.cli._common import default_run_path, fail, user_errors, with_progress
+from spectralntk.cli._common import (
+    default_run_path,
+    fail,
+    plain_table,
+    user_errors,
+    with_progress,
+)
 from spectralntk.errors import check_real
 
 __all__ = ["summary_tables", "train_cli"]
@@ -26,7 +32,6 @@ def summary_tables(run: Any) -> list[Any]:
     (discrete (1 − cημ)^t from each seed's own initial residual) and measured,
     as medians over seeds; then RelErr against the NTK predictor and kernel drift.
     """
-    from rich.table import Table
     from rich.text import Text
 
     from spectralntk.spectral.decomposition import circle_spectrum
@@ -35,17 +40,11 @@ def summary_tables(run: Any) -> list[Any]:
     arrays = run.arrays
     freqs = [k for k in cfg.target.frequencies if k <= cfg.k_max]
     lam = circle_spectrum(cfg.network.replace(width=cfg.widths[0]), max(freqs, default=0))
-    table = Table(
-        title=f"residual left at step {cfg.steps} per target frequency (median over "
+    table = plain_table(
+        f"residual left at step {cfg.steps} per target frequency (median over "
         f"{len(cfg.seeds)} seeds): predicted (1 − cημ)^t / measured",
-        title_justify="left",
-        box=None,
-        pad_edge=False,
+        ["k", "analytic λ_k"] + [f"n = {w}" for w in cfg.widths],
     )
-    table.add_column("k", justify="right")
-    table.add_column("analytic λ_k", justify="right")
-    for width in cfg.widths:
-        table.add_column(f"n = {width}", justify="right")
 
     def amplitude(prefix: str) -> Any:
         return np.hypot(arrays[f"{prefix}_cos"], arrays[f"{prefix}_sin"])  # (W, S, T, F)

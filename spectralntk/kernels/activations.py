@@ -111,7 +111,8 @@ class ReLU:
         return 0.5 * np.asarray(q, dtype=np.float64)
 
     def derivative_second_moment(self, q: FloatArray) -> FloatArray:
-        return np.full_like(np.asarray(q, dtype=np.float64), 0.5)
+        q = np.asarray(q, dtype=np.float64)
+        return np.where(q > 0.0, 0.5, 0.0)
 
     def pair(self, q1: FloatArray, q2: FloatArray, t: FloatArray) -> DualPair:
         scale = np.sqrt(q1 * q2) / (2.0 * np.pi)
@@ -125,7 +126,10 @@ class ReLU:
             cross=cross,
             deficit=scale * pi_minus_j,
             surplus=scale * (np.pi + j),
-            derivative_cross=np.broadcast_to(rest / (2.0 * np.pi), cross.shape).copy(),
+            # A zero-variance pre-activation is the constant 0, where φ'(0) = 0 (as in
+            # torch): no slope, whatever angle atan2(0, 0) gave. Keeps Σ̇ PSD.
+            derivative_cross=np.where((q1 > 0.0) & (q2 > 0.0), rest / (2.0 * np.pi), 0.0)
+            * np.ones(cross.shape),
         )
 
 

@@ -22,7 +22,7 @@ import math
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -527,7 +527,7 @@ def _check_coordinate(name: str, arr: np.ndarray) -> None:
 
 
 def _history_line(history: str | None, run_type: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = history if history is not None else f"created {run_type} run"
     return f"{stamp} spectralntk {__version__}: {' '.join(str(text).split())}"
 
