@@ -1,0 +1,216 @@
+"""The analytic spectrum run behind ``spectralntk decompose --kernel analytic``.
+
+For every requested depth: the NNGP and NTK eigenvalues λ_k on S¹ (k = 0..K),
+their cumulative share of the trace, the power-law decay fit, and the kernel
+profiles k(γ) = K(x0, x(γ)) on a uniform angle grid. The result is computed
+with numpy alone; :meth:`SpectrumRun.to_dataset` builds the run Dataset
+(importing xarray only then), so a caller can print before paying for xarray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spectralntk.config import NetworkConfig
+from spectralntk.errors import check_int, parameter_error
+from spectralntk.kernels.activations import DEFAULT_HERMITE_NODES
+from spectralntk.kernels.circle import circle_kernel, uniform_angles
+from spectralntk.kernels.recursion import Kernel
+from spectralntk.spectral.decomposition import (
+    PowerLawFit,
+    circle_spectrum,
+    cumulative_share,
+    default_fit_range,
+    fit_power_law,
+)
+from spectralntk.spectral.fourier import multiplicity
+from spectralntk.spectral.quadrature import default_nodes
+
+__all__ = ["KERNELS", "SpectrumRun", "analytic_spectrum"]
+
+FloatArray = NDArray[np.float64]
+
+#: The two kernels of a run, in the order they are reported.
+KERNELS = ("ntk", "nngp")
+
+
+@dataclass(frozen=True)
+class SpectrumRun:
+    """Analytic NNGP/NTK spectra and profiles of one architecture at several depths.
+
+    Attributes
+    ----------
+    config : NetworkConfig
+        The architecture; its ``depth`` is the first of ``depths``.
+    depths : tuple of int, length D
+    eigenvalues : Kernel
+        λ_k, arrays of shape (D, K + 1).
+    trace : Kernel
+        k(0), arrays of shape (D,).
+    angles : ndarray, shape (M,)
+        Uniform grid 2πj/M.
+    profile : Kernel
+        K(x0, x(γ)) on ``angles``, arrays of shape (D, M).
+    fits : dict of str to tuple of PowerLawFit
+        ``"ntk"`` and ``"nngp"``: one fit per depth over ``fit_range``.
+    fit_range : (int, int)
+    quadrature_nodes : int
+        Gauss–Legendre nodes used on [0, π].
+    hermite_nodes : int
+    """
+
+    config: NetworkConfig
+    depths: tuple[int, ...]
+    eigenvalues: Kernel
+    trace: Kernel
+    angles: FloatArray
+    profile: Kernel
+    fits: dict[str, tuple[PowerLawFit, ...]]
+    fit_range: tuple[int, int]
+    quadrature_nodes: int
+    hermite_nodes: int
+
+    @property
+    def max_frequency(self) -> int:
+        """K."""
+        return int(self.eigenvalues.ntk.shape[-1] - 1)
+
+    def share(self, kernel: str) -> FloatArray:
+        """Cumulative share of the trace, shape (D, K + 1), for ``"ntk"`` or ``"nngp"``."""
+        return cumulative_share(getattr(self.eigenvalues, kernel), getattr(self.trace, kernel))
+
+    def run_config(self) -> dict[str, Any]:
+        """Everything needed to recompute the run, as plain JSON-ready data."""
+        network = self.config.to_dict()
+        network.pop("depth")
+        return {
+            "command": "decompose",
+            "kernel": "analytic",
+            "network": network,
+            "depths": list(self.depths),
+            "max_frequency": self.max_frequency,
+            "angles": int(self.angles.size),
+            "fit_range": list(self.fit_range),
+            "quadrature_nodes": self.quadrature_nodes,
+            "hermite_nodes": self.hermite_nodes,
+        }
+
+    def to_dataset(self, *, history: str | None = None) -> Any:
+        """The run as a CF-1.8 :class:`xarray.Dataset` (dims depth, frequency, angle).
+
+        Parameters
+        ----------
+        history : str, optional
+            What produced the run (for example the command line).
+        """
+        from spectralntk.store import schema
+
+        data: dict[str, Any] = {"multiplicity": multiplicity(self.max_frequency)}
+        for name in KERNELS:
+            fits = self.fits[name]
+            data[f"{name}_eigenvalue"] = getattr(self.eigenvalues, name)
+            data[f"{name}_cumulative_share"] = self.share(name)
+            data[f"{name}_profile"] = getattr(self.profile, name)
+            data[f"{name}_decay_exponent"] = np.array([f.exponent for f in fits])
+            data[f"{name}_decay_prefactor"] = np.array([f.prefactor for f in fits])
+        ds = schema.make_dataset(
+            schema.SPECTRUM,
+            config=self.run_config(),
+            data_vars=data,
+            coords={
+                schema.DEPTH: np.asarray(self.depths, dtype=np.int32),
+                schema.JACOT_LAYERS: np.asarray(self.depths, dtype=np.int32) + 1,
+                schema.FREQUENCY: np.arange(self.max_frequency + 1, dtype=np.int32),
+                schema.ANGLE: self.angles,
+            },
+            title=f"Analytic NNGP/NTK spectra on the circle ({self.config.activation.value} MLP)",
+            history=history,
+        )
+        lo, hi = self.fit_range
+        for name in KERNELS:
+            ds[f"{name}_decay_exponent"].attrs.update(
+                fit_min_frequency=np.int32(lo), fit_max_frequency=np.int32(hi)
+            )
+        return ds
+
+
+def analytic_spectrum(
+    config: NetworkConfig,
+    depths: Sequence[int] | None = None,
+    *,
+    max_frequency: int = 256,
+    angles: int = 360,
+    fit_range: tuple[int, int] | None = None,
+    quadrature_nodes: int | None = None,
+    hermite_nodes: int = DEFAULT_HERMITE_NODES,
+) -> SpectrumRun:
+    """Exact spectra and profiles of the analytic NNGP and NTK on S¹.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+        Architecture; ``config.depth`` is used when ``depths`` is omitted.
+    depths : sequence of int, optional
+        Numbers of hidden layers, each ≥ 0, no repeats (stored in ascending order).
+    max_frequency : int
+        K ≥ 0: eigenvalues for k = 0..K.
+    angles : int
+        M ≥ 1 points of the uniform profile grid 2πj/M.
+    fit_range : (int, int), optional
+        Inclusive k-range of the power-law fit; default [⌈K/4⌉, K].
+    quadrature_nodes : int, optional
+        Gauss–Legendre nodes (default about πK/4 + 160).
+    hermite_nodes : int
+        Gauss–Hermite nodes per dimension for tanh and gelu.
+
+    Returns
+    -------
+    SpectrumRun
+    """
+    k_max = check_int("max_frequency", max_frequency, 0)
+    m = check_int("angles", angles, 1)
+    hermite = check_int("hermite_nodes", hermite_nodes, 2)
+    depth_list = tuple(
+        sorted(check_int("depth", d, 0) for d in ((config.depth,) if depths is None else depths))
+    )
+    if not depth_list or len(set(depth_list)) != len(depth_list):
+        raise parameter_error("depth", "a non-empty list of distinct ints", list(depth_list))
+    if fit_range is None:
+        fit_range = default_fit_range(k_max)
+    lo = check_int("fit_min_frequency", fit_range[0], 1, max(1, k_max))
+    hi = check_int("fit_max_frequency", fit_range[1], lo, max(1, k_max))
+    grid = uniform_angles(m)
+    nodes = default_nodes(k_max) if quadrature_nodes is None else quadrature_nodes
+    spectra, profiles = [], []
+    for depth in depth_list:
+        cfg = config.replace(depth=depth)
+        spectra.append(circle_spectrum(cfg, k_max, nodes=nodes, hermite_nodes=hermite))
+        profiles.append(circle_kernel(cfg, grid, hermite_nodes=hermite))
+
+    def stacked(items: list[Kernel]) -> Kernel:
+        return Kernel(
+            nngp=np.stack([k.nngp for k in items]), ntk=np.stack([k.ntk for k in items])
+        )
+
+    eigen = stacked([s.eigenvalues for s in spectra])
+    fits = {
+        name: tuple(fit_power_law(lam, (lo, hi)) for lam in getattr(eigen, name))
+        for name in KERNELS
+    }
+    return SpectrumRun(
+        config=config.replace(depth=depth_list[0]),
+        depths=depth_list,
+        eigenvalues=eigen,
+        trace=stacked([s.trace for s in spectra]),
+        angles=grid,
+        profile=stacked(profiles),
+        fits=fits,
+        fit_range=(lo, hi),
+        quadrature_nodes=nodes + nodes % 2,
+        hermite_nodes=hermite,
+    )
