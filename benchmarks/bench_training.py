@@ -13,45 +13,55 @@ the 720-point grid on the circle (data seed 0, as ``inputs="random"``), the defa
        ``torch.nn.Module`` with the same forward (z = σ_w/√fan_in · W x + σ_b · b,
        W, b ~ N(0, 1)), ``torch.optim.SGD(lr)`` without momentum,
        ``loss = ((f - y)**2).mean()`` and ``zero_grad(); backward(); step()`` per step.
-   Both timings include initialisation. Best of ``REPEATS``; seed-steps/s (10·T divided
-   by the time) and the ratio peer/ours are printed. Targets: ≥ 5× at width 10,
+   Both timings include initialisation; T = 1000 steps at width 10, 50 at width 1000.
+   Best of 3 (width 10) or 2 (width 1000), the two interleaved; seed-steps/s (10·T
+   divided by the time) and the ratio peer/ours are printed. Targets: ≥ 5× at width 10,
    ≥ 1.5× at width 1000. Fairness check: seed 0's initial weights are copied from ours
-   into the peer and both are trained for a few hundred steps; the loss trajectories
-   and final weights must agree to float rounding.
-2. **Tracking overhead** at width 1000, 10 seeds, float64, T steps:
+   into the peer and both are trained for 200 (width 10) or 50 (width 1000) steps; the
+   loss trajectories and final weights must agree to float rounding.
+2. **Tracking overhead** at width 1000, 10 seeds, float64, T = 100 steps:
    (a) ``gradient_descent`` with no recording;
    (b) the same with ``record_steps=range(T + 1)`` and an ``on_record`` callback doing
        what tracking does on the training points: the residual (S, N) projected on the
        cos/sin modes k = 0..64 by the precomputed least-squares matrices of
        ``mode_projector`` (torch matmuls on the device), stored with the loss in
-       preallocated (S, T + 1, K + 1) / (S, T + 1) tensors. Target: (b)/(a) ≤ 1.15;
+       preallocated (S, T + 1, K + 1) / (S, T + 1) tensors. Target: (b)/(a) ≤ 1.15.
+       Best of 4, interleaved with (a); the time spent inside the callback is printed
+       too (it is what the end-to-end ratio measures, less the noise). The stored
+       modes are checked against ``least_squares_modes``;
    (c) the full run ``spectralntk.runs.training.train(TrainingConfig(...,
-       record_every=1))`` for the same T: it does more (numpy conversions, evaluation
-       grid, empirical kernels at checkpoints, kernel theory); its overhead over (a) is
-       reported too, with a profile breakdown when it exceeds the target.
+       record_every=1, eval_every=10))``: it does more (numpy conversions, modes on the
+       720-point evaluation grid every 10 steps, the analytic NTK theory, the empirical
+       NTK and its spectrum at steps 0 and T). It is timed at T = 50 and T = 150 next to
+       (a) at the same T, which splits its cost into a per-step part (compared with (a)'s
+       per-step time: the tracking overhead proper) and a fixed part per run (theory,
+       kernels: the same at T = 30 000); the whole-run overhead is printed too, and a
+       profile breakdown when it exceeds 15 %.
 3. **Quick presets** (when ``spectralntk.presets`` exists): for each preset's quick
    variant and each of its widths, plain ``gradient_descent`` steps/s on that preset's
-   data, architecture, loss, lr, seeds and dtype (about 1.5 s of steps per width), and
+   data, architecture, loss, lr, seeds and dtype (about 0.8 s of steps per width), and
    the quick variant's estimated training time (T / steps/s summed over widths).
    Excludes recording, evaluation grid and theory: a lower bound on the run's time.
 
-Run from the repository root (about 2 minutes on an idle 2-core machine)::
+Run from the repository root (about 1.5 minutes on a 2-core machine, ≤ 2 under load)::
 
     python benchmarks/bench_training.py
 
 Caveat: the timings are wall-clock on a shared 2-core machine. Another process using
 a core slows torch's two intra-op threads badly (a step waits for the descheduled
 thread): the same width-10 run has been seen at 60 steps/s under load and 1800 steps/s
-idle. Ours and its peer are measured back to back and interleaved (ours, peer, ours,
-peer, …), best-of figures are shown, and the load average is printed at the start and
-the end; rerun if the load is high. Set ``SPECTRALNTK_BENCH_THREADS`` to fix torch's
-thread count.
+idle, and single measurements of the width-1000 runs vary by ±30 % between runs.
+Ours and its peer are interleaved (ours, peer, ours, peer, …) so that both see the
+same load, best-of figures are shown, and the load average is printed at the start
+and the end (with a note when it is above 0.5); rerun when the machine is busy. Set
+``SPECTRALNTK_BENCH_THREADS`` to fix torch's thread count.
 """
 
 from __future__ import annotations
 
 import cProfile
 import dataclasses
+import functools
 import math
 import os
 import platform
@@ -81,11 +91,13 @@ SEEDS = tuple(range(10))
 LR = 0.01
 POINTS, GRID = 256, 720
 K_MAX = 64
-REPEATS = 3
+REPEATS = 3  # best of 3 at width 10, of 2 at width 1000
 CONFIG = NetworkConfig(depth=1, weight_std=1.0, bias_std=0.1, output_bias=False)
-# (width, steps T) of part 1: a few seconds per measurement on an idle 2-core machine.
-SPEED_CASES = ((10, 2000), (1000, 100))
-TRACK_WIDTH, TRACK_STEPS = 1000, 100
+# (width, steps T, repeats, fairness-check steps) of part 1: about 0.5-3 s per
+# measurement on an idle 2-core machine.
+SPEED_CASES = ((10, 1000, 3, 200), (1000, 50, 2, 50))
+TRACK_WIDTH, TRACK_STEPS, TRACK_EVAL_EVERY = 1000, 100, 10
+FULL_RUN_STEPS = (50, 150)  # (c): two run lengths give the per-step and the fixed cost
 
 
 # ---------------------------------------------------------------------------------------
@@ -177,6 +189,11 @@ def header() -> None:
         f"{torch.get_num_threads()} (interop {torch.get_num_interop_threads()})"
     )
     print(f"  load average at start: {load()}")
+    try:
+        if os.getloadavg()[0] > 0.5:
+            print("  NOTE: the machine is busy; timings (and ratios) are unreliable, rerun later")
+    except OSError:
+        pass
 
 
 def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
@@ -207,7 +224,7 @@ def verdict(ok: bool) -> str:
 # 1. batched vs per-seed
 
 
-def fairness_check(width: int, dtype: torch.dtype, steps: int = 200) -> tuple[float, float]:
+def fairness_check(width: int, dtype: torch.dtype, steps: int) -> tuple[float, float]:
     """Seed 0: our batched run vs the peer from the same initial weights.
 
     Returns the largest relative difference of the loss trajectories and of the final
@@ -255,23 +272,27 @@ def part_batched() -> None:
         "   ours: gradient_descent(init_mlp(cfg, width, range(10)), ...); peer: per seed a "
         "torch.nn.Module + torch.optim.SGD"
     )
-    print(f"   best of {REPEATS}, interleaved; seed-steps/s = 10 · T / time (init included)")
+    print(
+        "   best of 3 (width 10) or 2 (width 1000), ours and peer interleaved; seed-steps/s = "
+        "10 · T / time (init included)"
+    )
     for dtype in (torch.float64, torch.float32):
         name = str(dtype).removeprefix("torch.")
         eps = torch.finfo(dtype).eps
-        for width, steps in SPEED_CASES:
+        for width, steps, repeats, check_steps in SPEED_CASES:
             x, y, _ = circle_data(dtype)
             run_ours(width, x, y, 20)  # warm-up
             run_peer(width, x, y, 5)
             t = interleaved(
                 {
-                    "ours": lambda: run_ours(width, x, y, steps),
-                    "peer": lambda: run_peer(width, x, y, steps),
-                }
+                    "ours": functools.partial(run_ours, width, x, y, steps),
+                    "peer": functools.partial(run_peer, width, x, y, steps),
+                },
+                repeats,
             )
             ratio = t["peer"] / t["ours"]
             target = 5.0 if width <= 10 else 1.5
-            loss_diff, param_diff = fairness_check(width, dtype)
+            loss_diff, param_diff = fairness_check(width, dtype, check_steps)
             n_seeds = len(SEEDS)
             print(
                 f"   {name} width {width:5d}, T = {steps:5d}: ours {t['ours']:6.2f} s "
@@ -280,7 +301,7 @@ def part_batched() -> None:
                 f"(target >= {target:g}x: {verdict(ratio >= target)})"
             )
             print(
-                f"      same run check (seed 0, 200 steps, peer from our weights): loss "
+                f"      same run check (seed 0, {check_steps} steps, peer from our weights): loss "
                 f"trajectories differ by <= {loss_diff:.1e} relative, final parameters by "
                 f"{param_diff:.1e} (eps = {eps:.1e})"
             )
@@ -290,24 +311,35 @@ def part_batched() -> None:
 # 2. tracking overhead
 
 
+def projector(gamma: np.ndarray, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K + 1) least-squares maps of a residual to its cos and sin coefficients."""
+    proj = mode_projector(gamma, K_MAX, method="least_squares")
+    return (
+        torch.as_tensor(proj.cos_matrix.T.copy(), dtype=dtype),
+        torch.as_tensor(proj.sin_matrix.T.copy(), dtype=dtype),
+    )
+
+
 def tracking_callback(
-    y: torch.Tensor, gamma: np.ndarray, steps: int, count: int
+    y: torch.Tensor, maps: tuple[torch.Tensor, torch.Tensor], steps: int, count: int
 ) -> tuple[Callable[[StepRecord], None], dict[str, torch.Tensor]]:
     """What tracking does on the training points, in torch on the net's device."""
-    proj = mode_projector(gamma, K_MAX, method="least_squares")
-    cos_t = torch.as_tensor(proj.cos_matrix.T.copy(), dtype=y.dtype, device=y.device)
-    sin_t = torch.as_tensor(proj.sin_matrix.T.copy(), dtype=y.dtype, device=y.device)
+    cos_t, sin_t = (m.to(y.device) for m in maps)
     store = {
         "loss": torch.empty(count, steps + 1, dtype=y.dtype, device=y.device),
         "cos": torch.empty(count, steps + 1, K_MAX + 1, dtype=y.dtype, device=y.device),
         "sin": torch.empty(count, steps + 1, K_MAX + 1, dtype=y.dtype, device=y.device),
     }
 
+    spent = store["seconds"] = torch.zeros(())
+
     def record(rec: StepRecord) -> None:
+        start = time.perf_counter()
         residual = rec.train_output - y
         store["loss"][:, rec.step] = rec.loss
-        torch.matmul(residual, cos_t, out=store["cos"][:, rec.step])
-        torch.matmul(residual, sin_t, out=store["sin"][:, rec.step])
+        store["cos"][:, rec.step] = residual @ cos_t
+        store["sin"][:, rec.step] = residual @ sin_t
+        spent.add_(time.perf_counter() - start)
 
     return record, store
 
@@ -320,12 +352,15 @@ def part_tracking() -> None:
     )
     x, y, gamma = circle_data(torch.float64)
     count = len(SEEDS)
+    maps = projector(gamma, torch.float64)
 
     def plain() -> None:
         gradient_descent(init_mlp(CONFIG, width, SEEDS), x, y, lr=LR, steps=steps, loss="mean")
 
+    inside: list[float] = []
+
     def tracked() -> None:
-        record, _ = tracking_callback(y, gamma, steps, count)
+        record, store = tracking_callback(y, maps, steps, count)
         gradient_descent(
             init_mlp(CONFIG, width, SEEDS),
             x,
@@ -336,9 +371,10 @@ def part_tracking() -> None:
             record_steps=range(steps + 1),
             on_record=record,
         )
+        inside.append(float(store["seconds"]))
 
     plain()  # warm-up
-    t = interleaved({"plain": plain, "tracked": tracked})
+    t = interleaved({"plain": plain, "tracked": tracked}, 4)
     over = t["tracked"] / t["plain"] - 1.0
     print(
         f"   (a) no recording:                      {t['plain']:6.2f} s "
@@ -349,11 +385,15 @@ def part_tracking() -> None:
         f"({steps / t['tracked']:6.1f} steps/s): overhead {100 * over:+5.1f} % "
         f"(target <= 15 %: {verdict(over <= 0.15)})"
     )
+    print(
+        f"      time inside (b)'s callback, T + 1 calls: {min(inside):.3f} s = "
+        f"{100 * min(inside) / t['plain']:.1f} % of (a) (the end-to-end ratio above is noisier)"
+    )
     # correctness of (b): the stored modes equal the library's least-squares modes
     from spectralntk.dynamics.modes import least_squares_modes
 
     net = init_mlp(CONFIG, width, SEEDS)
-    record, store = tracking_callback(y, gamma, 3, count)
+    record, store = tracking_callback(y, maps, 3, count)
     gradient_descent(
         net, x, y, lr=LR, steps=3, loss="mean", record_steps=range(4), on_record=record
     )
@@ -363,10 +403,11 @@ def part_tracking() -> None:
         np.abs(store["cos"][:, 3].numpy() - a).max(), np.abs(store["sin"][:, 3].numpy() - b).max()
     )
     print(f"      (b)'s modes at the last step vs least_squares_modes: max |diff| {err:.1e}")
-    part_full_run(t["plain"], steps, width)
+    part_full_run(width)
 
 
-def part_full_run(plain_time: float, steps: int, width: int) -> None:
+def part_full_run(width: int) -> None:
+    """(c): the whole run, at two lengths, split into a per-step and a fixed cost."""
     try:
         from spectralntk.runs.training import TrainingConfig, train
     except ImportError as exc:  # pragma: no cover - the run module is optional here
@@ -383,28 +424,63 @@ def part_full_run(plain_time: float, steps: int, width: int) -> None:
         eval_points=GRID,
         loss="mean",
         lr=LR,
-        steps=steps,
         record_every=1,
+        eval_every=TRACK_EVAL_EVERY,
         max_frequency=K_MAX,
     )
-    cfg = TrainingConfig(**{k: v for k, v in options.items() if k in fields})
+
+    def make(steps: int) -> Any:
+        chosen = {**options, "steps": steps}
+        return TrainingConfig(**{k: v for k, v in chosen.items() if k in fields})
+
+    x, y, _ = circle_data(torch.float64)
+    short, long = FULL_RUN_STEPS
+    fns: dict[str, Callable[[], Any]] = {}
+    for t in (short, long):
+        fns[f"plain {t}"] = functools.partial(run_ours, width, x, y, t)
+        fns[f"train {t}"] = functools.partial(train, make(t))
     try:
-        train(cfg)  # warm-up (theory caches, first-call costs)
-        full = best_of(lambda: train(cfg), 2)
+        train(make(2))  # warm-up (first-call costs)
+        times = interleaved(fns, 2)
     except Exception as exc:
         print(f"   (c) full train() failed: {type(exc).__name__}: {exc}")
         return
-    over = full / plain_time - 1.0
+    evals = f"every {TRACK_EVAL_EVERY} steps" if "eval_every" in fields else "at every record"
     print(
-        f"   (c) full train(record_every=1):        {full:6.2f} s "
-        f"({steps / full:6.1f} steps/s): overhead {100 * over:+5.1f} % over (a) "
-        f"(target <= 15 %: {verdict(over <= 0.15)})"
+        f"   (c) full train(record_every=1): modes on the training points and the loss every "
+        f"step, the {GRID}-point grid {evals},"
     )
-    if over > 0.15:
-        breakdown(cfg, full, plain_time)
+    print(
+        "       analytic NTK theory, empirical NTK at steps 0 and T; "
+        f"run at T = {short} and T = {long} (best of 2, interleaved with (a))"
+    )
+    span = long - short
+    slope = {k: (times[f"{k} {long}"] - times[f"{k} {short}"]) / span for k in ("plain", "train")}
+    fixed = {k: times[f"{k} {short}"] - slope[k] * short for k in ("plain", "train")}
+    whole = times[f"train {long}"] / times[f"plain {long}"] - 1.0
+    per_step = slope["train"] / slope["plain"] - 1.0
+    for t in (short, long):
+        over = times[f"train {t}"] / times[f"plain {t}"] - 1.0
+        print(
+            f"       T = {t:4d}: train() {times[f'train {t}']:6.2f} s, (a) "
+            f"{times[f'plain {t}']:6.2f} s: overhead {100 * over:+6.1f} %"
+        )
+    print(
+        f"       per step: train() {1e3 * slope['train']:6.2f} ms, (a) "
+        f"{1e3 * slope['plain']:6.2f} ms: per-step overhead {100 * per_step:+6.1f} % "
+        f"(target <= 15 %: {verdict(per_step <= 0.15)}); fixed cost per run: train() "
+        f"{fixed['train']:5.2f} s, (a) {fixed['plain']:5.2f} s"
+    )
+    print(
+        f"       whole run at T = {long}: overhead {100 * whole:+6.1f} % "
+        f"(target <= 15 %: {verdict(whole <= 0.15)}; the fixed cost is "
+        f"{fixed['train'] - fixed['plain']:.2f} s whatever T is)"
+    )
+    if whole > 0.15:
+        breakdown(make(long))
 
 
-def breakdown(cfg: Any, full: float, plain_time: float) -> None:
+def breakdown(cfg: Any) -> None:
     """Where train() spends its time (cProfile, one run; cumulative seconds)."""
     from spectralntk.runs.training import train
 
@@ -422,35 +498,33 @@ def breakdown(cfg: Any, full: float, plain_time: float) -> None:
         if ct > cum.get(key, 0.0):
             cum[key], calls[key] = ct, ncalls
     wanted = [
-        ("training.py:gradient_descent", "gradient_descent (training loop incl. callbacks)"),
-        ("training.py:record", "  of which the run's record callback"),
-        ("modes.py:least_squares_modes", "    least_squares_modes (training residual)"),
-        ("modes.py:fourier_modes", "    fourier_modes (eval residual)"),
-        ("empirical_ntk.py:empirical_kernel", "empirical_kernel (step 0 + checkpoints)"),
+        ("training.py:gradient_descent", "gradient_descent (loop, forwards, callbacks)"),
+        ("training.py:record", "  the run's record callback, all steps"),
+        ("modes.py:__call__", "    mode projections (train + eval residuals)"),
+        ("empirical_ntk.py:empirical_kernel", "empirical_kernel (step 0, checkpoints)"),
+        ("training.py:_fourier_rayleigh", "per-frequency Rayleigh quotients of K_t"),
         ("recursion.py:kernel_matrix", "kernel_matrix (analytic NTK theory)"),
-        ("predict.py:train_residual", "KernelPredictor.train_residual"),
-        ("predict.py:flow_train_residual", "KernelPredictor.flow_train_residual"),
-        ("predict.py:eval_prediction", "KernelPredictor.eval_prediction"),
-        ("predict.py:limit", "KernelPredictor.limit"),
-        ("linalg.py:eigh", "numpy.linalg.eigh"),
-        ("linalg.py:eigvalsh", "numpy.linalg.eigvalsh"),
-        ("mlp.py:__call__", "MLP forward (train + eval points)"),
+        ("predict.py:__init__", "KernelPredictor set-up (eigh), per seed"),
+        ("_linalg.py:eigh", "  numpy.linalg.eigh, all calls"),
+        ("_linalg.py:eigvalsh", "numpy.linalg.eigvalsh (spectra at checkpoints)"),
+        ("mlp.py:__call__", "MLP forward, all calls (train and eval points)"),
     ]
     print(
-        f"      breakdown of one profiled train() ({total:.2f} s under cProfile; (a) = "
-        f"{plain_time:.2f} s):"
+        f"       breakdown of one profiled train(), T = {cfg.steps} ({total:.2f} s under cProfile):"
     )
     for key, label in wanted:
         if key in cum:
-            print(f"        {label:52s} {cum[key]:6.2f} s  ({calls[key]} calls)")
-    print("        top functions by own time:")
-    ranked = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:8]  # type: ignore[attr-defined]
-    for (filename, line, func), (_, ncalls, tt, _, _) in ranked:
-        print(f"          {tt:6.2f} s  {ncalls:6d} calls  {Path(filename).name}:{line}({func})")
+            print(f"         {label:50s} {cum[key]:6.2f} s  ({calls[key]} calls)")
 
 
-# ---------------------------------------------------------------------------------------
-# 3. quick presets
+def _time_preset(
+    cfg: Any, wcfg: NetworkConfig, width: int, x: torch.Tensor, y: torch.Tensor, steps: int
+) -> float:
+    """Seconds of ``steps`` plain gradient steps of a preset's seeds at one width."""
+    net = init_mlp(wcfg, width, cfg.seeds, dtype=x.dtype)
+    start = time.perf_counter()
+    gradient_descent(net, x, y, lr=cfg.lr, steps=steps, loss=cfg.loss)
+    return time.perf_counter() - start
 
 
 def part_presets() -> None:
@@ -463,13 +537,10 @@ def part_presets() -> None:
         return
     print("\n3. Quick presets: plain gradient_descent steps/s per width (no recording, no theory)")
     print("   est. = T / (steps/s), summed over widths: the training loop alone")
-    budget = 1.5  # seconds of training per (preset, width)
+    budget = 0.8  # seconds of measured training per (preset, width)
     for name in PRESETS:
         try:
-            quick_settings = merge_settings(preset_settings(name, quick=True))
-            full_settings = merge_settings(preset_settings(name))
-            cfg, _, dtype_name = training_config(quick_settings)
-            full_cfg, _, _ = training_config(full_settings)
+            cfg, _, dtype_name = training_config(merge_settings(preset_settings(name, quick=True)))
         except Exception as exc:
             print(f"   {name}: could not build its configuration: {type(exc).__name__}: {exc}")
             continue
@@ -480,30 +551,16 @@ def part_presets() -> None:
         net_cfg = cfg.network
         rates: dict[int, float] = {}
         for width in cfg.widths:
-            wcfg = (
-                net_cfg.replace(width=width)
-                if net_cfg.parameterization.value == "standard"
-                else net_cfg
-            )
-            net = init_mlp(wcfg, width, cfg.seeds, dtype=dtype)
-            gradient_descent(net, x, y, lr=cfg.lr, steps=3, loss=cfg.loss)  # warm-up
-            probe = 10
-            start = time.perf_counter()
-            gradient_descent(net, x, y, lr=cfg.lr, steps=probe, loss=cfg.loss)
-            per_step = (time.perf_counter() - start) / probe
-            steps = max(10, min(cfg.steps, int(budget / max(per_step, 1e-6))))
-            start = time.perf_counter()
-            gradient_descent(
-                init_mlp(wcfg, width, cfg.seeds, dtype=dtype),
-                x,
-                y,
-                lr=cfg.lr,
-                steps=steps,
-                loss=cfg.loss,
-            )
-            rates[width] = steps / (time.perf_counter() - start)
+            standard = net_cfg.parameterization.value == "standard"
+            wcfg = net_cfg.replace(width=width) if standard else net_cfg
+
+            run = functools.partial(_time_preset, cfg, wcfg, width, x, y)
+            run(1)  # warm-up
+            per_step = run(2) / 2
+            steps = max(2, min(cfg.steps, int(budget / max(per_step, 1e-6))))
+            rates[width] = steps / run(steps)
         quick_est = sum(cfg.steps / rates[w] for w in cfg.widths)
-        shown = ", ".join(f"w{w}: {rates[w]:.0f}" for w in cfg.widths)
+        shown = ", ".join(f"w{w}: {rates[w]:.3g}" for w in cfg.widths)
         print(
             f"   {name:13s} {len(cfg.seeds)} seeds, depth {net_cfg.depth}, N {cfg.points}, "
             f"{dtype_name}: steps/s {shown}; T = {cfg.steps}: est. {quick_est:.1f} s"

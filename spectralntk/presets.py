@@ -104,7 +104,7 @@ PRESETS: dict[str, Preset] = {
             "exp2.3",
             "Fourier mixture, widths 512…16384, lr 0.01 (EXP001 §2.3)",
             {**_EXP001, **_MIXTURE, "width": _powers(512, 16384), "steps": 30000, "lr": 0.01},
-            {"width": [512, 2048], "seeds": 3, "steps": 2000},
+            {"width": [256, 1024], "seeds": 3, "steps": 1000},
         ),
         Preset(
             "exp2.4",
