@@ -1,6 +1,6 @@
 """Wall time of every quick preset (measured) and of every full preset (estimated).
 
-Run ``python benchmarks/preset_times.py`` (a few minutes). For each preset of
+Run ``python benchmarks/preset_times.py [NAME ...]`` (a few minutes). For each preset of
 :mod:`spectralntk.presets`:
 
 - quick: the whole ``spectralntk train --preset NAME --quick`` pipeline is timed
@@ -69,11 +69,11 @@ def checkpoint_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def
     return -(-len(cfg.seeds) // batch) * (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| preset | quick: measured | full: estimated | full run |")
     print("|---|---|---|---|")
-    for name in PRESETS:
+    for name in names or list(PRESETS):
         quick_cfg, _, _ = training_config(merge_settings(preset_settings(name, quick=True)))
         start = time.perf_counter()
         train(quick_cfg).to_dataset()
@@ -98,4 +98,6 @@ def _human(seconds: float) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
