@@ -234,7 +234,9 @@ def empirical_spectrum(
         cfg = config.replace(depth=depth, width=None)
         row = circle_kernel(cfg, grid)
         lam.append(circle_spectrum(cfg, n // 2).eigenvalues)
-        mu.append(Kernel(nngp=circulant_eigenvalues(row.nngp) / n, ntk=circulant_eigenvalues(row.ntk) / n))
+        mu.append(
+            Kernel(nngp=circulant_eigenvalues(row.nngp) / n, ntk=circulant_eigenvalues(row.ntk) / n)
+        )
         prof.append(row)
         index = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n
         analytic = {name: getattr(row, name)[index] for name in KERNELS}

@@ -193,9 +193,7 @@ def analytic_spectrum(
         profiles.append(circle_kernel(cfg, grid, hermite_nodes=hermite))
 
     def stacked(items: list[Kernel]) -> Kernel:
-        return Kernel(
-            nngp=np.stack([k.nngp for k in items]), ntk=np.stack([k.ntk for k in items])
-        )
+        return Kernel(nngp=np.stack([k.nngp for k in items]), ntk=np.stack([k.ntk for k in items]))
 
     eigen = stacked([s.eigenvalues for s in spectra])
     fits = {

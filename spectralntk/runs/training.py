@@ -547,14 +547,24 @@ def train(
         for i, seed_index in enumerate(range(batch.start, batch.stop)):
             # the linearized network: its own empirical NTK at step 0, its own f0
             lin = KernelPredictor(
-                k0[i], k0_eval[i], targets=y, lr=cfg.lr, loss=cfg.loss, f0_train=f0[i],
+                k0[i],
+                k0_eval[i],
+                targets=y,
+                lr=cfg.lr,
+                loss=cfg.loss,
+                f0_train=f0[i],
                 f0_eval=f0_eval[i],
             )
             arrays["linearized_prediction"][j, seed_index] = lin.eval_prediction(checkpoints)
             # the analytic kernel's prediction for this seed's own initial residual
             own = KernelPredictor(
-                theory["gram"], theory["cross"], targets=y, lr=cfg.lr, loss=cfg.loss,
-                f0_train=f0[i], f0_eval=f0_eval[i],
+                theory["gram"],
+                theory["cross"],
+                targets=y,
+                lr=cfg.lr,
+                loss=cfg.loss,
+                f0_train=f0[i],
+                f0_eval=f0_eval[i],
             )
             pa, pb = modes(own.train_residual(steps))
             qa, qb = modes(own.flow_train_residual(steps))
