@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_model
 
 try:
     import spectralntk
@@ -122,17 +123,6 @@ def blas_threads() -> str:
                 return f"{fn()} (OpenBLAS, {Path(lib_path).name})"
     env = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
     return f"unknown{' ' + str(env) if env else ''}"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:

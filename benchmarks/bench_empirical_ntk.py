@@ -70,6 +70,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPTH = 3
 POINTS = 256
@@ -399,17 +401,6 @@ def memory_line(r: dict) -> str:
         f"peak RSS {gb(r['peak'])}, increment {gb(r['peak'] - r['base'])} "
         f"over {gb(r['base'])} after imports/inputs"
     )
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def header() -> None:

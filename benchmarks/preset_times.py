@@ -27,6 +27,7 @@ from spectralntk.presets import PRESETS, preset_settings
 from spectralntk.runs.training import (
     DEFAULT_MEMORY_BUDGET,
     _seeds_per_batch,
+    network_at_width,
     train,
     training_inputs,
 )
@@ -36,11 +37,7 @@ from spectralntk.settings import merge_settings, training_config
 def seconds_per_step(cfg, width: int, budget: float = 2.0) -> float:  # type: ignore[no-untyped-def]
     """Seconds per step of the seed batch: 3 warm-up steps, then steps for ~``budget`` s."""
     x, _, y = training_inputs(cfg)
-    net_cfg = (
-        cfg.network.replace(width=width)
-        if cfg.network.parameterization.value == "standard"
-        else cfg.network
-    )
+    net_cfg = network_at_width(cfg, width)
     batch = _seeds_per_batch(cfg, width, 8, DEFAULT_MEMORY_BUDGET)
     batches = -(-len(cfg.seeds) // batch)
     net = init_mlp(net_cfg, width, cfg.seeds[:batch])
@@ -56,11 +53,7 @@ def seconds_per_step(cfg, width: int, budget: float = 2.0) -> float:  # type: ig
 
 def checkpoint_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def]
     x, _, _ = training_inputs(cfg)
-    net_cfg = (
-        cfg.network.replace(width=width)
-        if cfg.network.parameterization.value == "standard"
-        else cfg.network
-    )
+    net_cfg = network_at_width(cfg, width)
     batch = _seeds_per_batch(cfg, width, 8, DEFAULT_MEMORY_BUDGET)
     net = init_mlp(net_cfg, width, cfg.seeds[:batch])
     start = time.perf_counter()

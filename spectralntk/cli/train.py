@@ -247,15 +247,11 @@ def train_cli(
         resolve_device(run_device), resolve_dtype(run_dtype)  # fail before anything else
         from spectralntk.dynamics.predict import stability_limit
         from spectralntk.kernels.recursion import kernel_matrix
-        from spectralntk.runs.training import train, training_inputs
+        from spectralntk.runs.training import network_at_width, train, training_inputs
 
         # Stability before training: η_max = 2/(c·μ_max) of the analytic NTK.
         x, _, _ = training_inputs(cfg)
-        widest = (
-            cfg.network.replace(width=cfg.widths[-1])
-            if cfg.network.parameterization.value == "standard"
-            else cfg.network
-        )
+        widest = network_at_width(cfg, cfg.widths[-1])
         mu_max = float(np.linalg.eigvalsh(kernel_matrix(widest, x).ntk)[-1])
         limit = stability_limit(mu_max, cfg.loss, cfg.points)
         typer.echo(

@@ -44,7 +44,7 @@ from spectralntk.errors import (
 )
 from spectralntk.targets import Target
 
-__all__ = ["INPUTS", "TrainingConfig", "TrainingRun", "train"]
+__all__ = ["INPUTS", "TrainingConfig", "TrainingRun", "network_at_width", "train"]
 
 FloatArray = NDArray[np.float64]
 INPUTS = ("grid", "random", "gaussian")
@@ -335,7 +335,7 @@ def _seeds_per_batch(cfg: TrainingConfig, width: int, itemsize: int, budget: int
     return max(1, min(len(cfg.seeds), budget // max(per_seed, 1)))
 
 
-def _width_config(cfg: TrainingConfig, width: int) -> NetworkConfig:
+def network_at_width(cfg: TrainingConfig, width: int) -> NetworkConfig:
     """The architecture of one width (the standard parameterization's NTK needs n)."""
     if cfg.network.parameterization.value == "standard":
         return cfg.network.replace(width=width)
@@ -497,7 +497,7 @@ def train(
     for u in range(start_unit, len(units)):
         j, batch = units[u]
         width = cfg.widths[j]
-        net_cfg = _width_config(cfg, width)
+        net_cfg = network_at_width(cfg, width)
         # ---- infinite-width theory for this architecture (float64 numpy) -------
         if net_cfg not in theory_cache:
             gram = kernel_matrix(net_cfg, x).ntk
