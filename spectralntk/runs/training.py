@@ -435,6 +435,7 @@ def train(
         "kernel_drift": (w_, s_, c_),
         "empirical_ntk_eigenvalue": (w_, s_, c_, n),
         "empirical_ntk_rayleigh": (w_, s_, c_, k_max + 1),
+        "empirical_ntk_profile": (w_, s_, c_, m),
         "ntk_train_eigenvalue": (w_, n),
         "eigenmode_frequency_content": (w_, n, f_),
         "ntk_prediction": (w_, c_, m),
@@ -606,6 +607,9 @@ def train(
                         np.linalg.eigvalsh(kt)[:, ::-1] / n
                     )
                     arrays["empirical_ntk_rayleigh"][j, sl, ci] = _fourier_rayleigh(kt, fourier)
+                    with torch.no_grad():  # Jacot et al. 2018, Fig. 1: K(x0, x(γ)), x0 = (1, 0)
+                        row = empirical_kernel(rec.net, xe[:1], xe).ntk
+                    arrays["empirical_ntk_profile"][j, sl, ci] = row[:, 0].double().cpu().numpy()
             arrays["diverged_step"][j, sl] = rec.diverged_at.cpu().numpy()
             if on_progress is not None:
                 on_progress(u * (cfg.steps + 1) + rec.step + 1, total, f"width {cfg.widths[j]}")

@@ -303,6 +303,12 @@ VARIABLES.update(
             "1",
             "float64",
         ),
+        "empirical_ntk_profile": VariableSpec(
+            (*_CK, ANGLE),
+            "empirical NTK Theta(x0, x(gamma)) of the network at the checkpoint",
+            "1",
+            "float64",
+        ),
         "empirical_ntk_rayleigh": VariableSpec(
             (*_CK, FREQUENCY),
             "Rayleigh quotient of frequency k (cos and sin averaged) of the empirical NTK / N",

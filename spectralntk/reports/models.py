@@ -1,0 +1,298 @@
+"""Typed reports: what a run says about the NTK picture, as documents other programs read.
+
+One pydantic model per report type (spectrum, convergence, fluctuation). A report is a
+pure function of a run :class:`xarray.Dataset` (the builders in
+:mod:`spectralntk.reports.spectrum`, :mod:`~spectralntk.reports.convergence` and
+:mod:`~spectralntk.reports.fluctuation`); its JSON carries :data:`REPORT_SCHEMA_VERSION`
+and the report type, and :func:`load_report` validates it on the way back in. The JSON
+Schemas of the models are published in ``spectralntk/reports/schemas/`` (regenerate with
+``python -m spectralntk.reports.schema``).
+
+Numbers that may be undefined (a mode never reached, a statistic of no seeds) are
+``None`` in the model and ``null`` in JSON, never NaN: JSON has no NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from spectralntk.errors import RunFileError
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "REPORT_TYPES",
+    "ConvergenceReport",
+    "DepthFluctuation",
+    "FigureRef",
+    "FluctuationReport",
+    "FrequencyRow",
+    "KernelSpectrum",
+    "Provenance",
+    "Report",
+    "SpectrumReport",
+    "Stat",
+    "WidthDistance",
+    "WidthSummary",
+    "load_report",
+    "num",
+]
+
+#: Version of the report documents; bump when a field changes meaning or is removed.
+REPORT_SCHEMA_VERSION = 1
+
+#: Report types, in the order the schemas are published.
+REPORT_TYPES: tuple[str, ...] = ("spectrum", "convergence", "fluctuation")
+
+
+def num(value: Any) -> float | None:
+    """``value`` as a float, or None when it is NaN or infinite (JSON has neither)."""
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stat(_Model):
+    """Median and interquartile range over seeds (None where undefined)."""
+
+    median: float | None
+    q25: float | None
+    q75: float | None
+    count: int = Field(description="number of seeds with a value (+inf, never reached, counts)")
+
+
+class Provenance(_Model):
+    """Where a report comes from: the run file and the code."""
+
+    source: str = Field(description="file name of the run (no folder)")
+    run_type: str
+    run_schema_version: int
+    run_spectralntk_version: str = Field(description="spectralntk version that wrote the run")
+    report_spectralntk_version: str = Field(description="spectralntk version of this report")
+    title: str
+    history: str
+    config: dict[str, Any] = Field(description="the run configuration (its JSON attribute)")
+
+
+class FigureRef(_Model):
+    """A figure of a report: files relative to the report folder and a caption."""
+
+    name: str
+    caption: str
+    png: str
+    svg: str | None = None
+
+
+class _ReportBase(_Model):
+    schema_version: Literal[1] = REPORT_SCHEMA_VERSION
+    title: str
+    provenance: Provenance
+    verdicts: list[str] = Field(description="findings stated with their numbers")
+    figures: list[FigureRef] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------
+# spectrum (analytic and empirical decompose runs)
+# --------------------------------------------------------------------------
+class KernelSpectrum(_Model):
+    """One kernel (NTK or NNGP) at one depth: λ_k, trace, power-law fit."""
+
+    kernel: Literal["ntk", "nngp"]
+    depth: int
+    jacot_layers: int
+    trace: float | None = Field(description="k(0) = lambda_0 + 2 sum_{k>=1} lambda_k")
+    frequencies: list[int]
+    eigenvalues: list[float | None] = Field(description="analytic lambda_k, k = frequencies")
+    cumulative_share: list[float | None]
+    decay_exponent: float | None = Field(description="p of lambda_k ~ C k^-p")
+    decay_prefactor: float | None
+    fit_range: tuple[int, int]
+    frequency_for_90_percent: int | None = Field(
+        description="smallest k whose cumulative share of the trace reaches 0.9"
+    )
+
+
+class WidthDistance(_Model):
+    """Empirical kernels of one (depth, width): distance to the analytic Gram, spectra."""
+
+    depth: int
+    width: int
+    seeds: int
+    kernel: Literal["ntk", "nngp"]
+    relative_distance: Stat
+    rayleigh_relative_error: Stat = Field(
+        description="median over k <= 16 of |Rayleigh_k - mu_k/N| / (mu_k/N), per seed"
+    )
+    leakage: Stat = Field(description="median over k <= 16 of the leaked energy share, per seed")
+
+
+class SpectrumReport(_ReportBase):
+    """Spectra of the analytic (and empirical) NNGP/NTK on the circle."""
+
+    report_type: Literal["spectrum"] = "spectrum"
+    empirical: bool
+    kernels: list[KernelSpectrum]
+    widths: list[WidthDistance] = Field(default_factory=list)
+    distance_width_exponent: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="per 'kernel depth D': q of median distance ~ n^-q across widths",
+    )
+
+
+# --------------------------------------------------------------------------
+# convergence (training runs)
+# --------------------------------------------------------------------------
+class FrequencyRow(_Model):
+    """One target frequency k at one width: theory against measurement."""
+
+    width: int
+    frequency: int
+    amplitude: float = Field(description="target amplitude a_k")
+    analytic_eigenvalue: float | None = Field(description="lambda_k of the analytic NTK on S1")
+    train_eigenvalue: float | None = Field(
+        description="mu_k: Rayleigh quotient of the unit frequency-k vectors (cos, sin averaged) "
+        "of the analytic NTK Gram on the training points"
+    )
+    rate: float | None = Field(description="x_k = c eta mu_k, the per-step decay rate")
+    predicted_steps_discrete: float | None = Field(
+        description="least t with |1 - x_k|^t <= 0.1 (None: never)"
+    )
+    predicted_steps_flow: float | None = Field(description="ln(10)/x_k (None: never)")
+    measured_steps: Stat = Field(
+        description="steps until the mode's amplitude is <= 0.1 of its start, over seeds; "
+        "median None means not reached by the median seed"
+    )
+    seeds_reached: int
+    seeds: int
+    predicted_fraction_discrete: float | None = Field(
+        description="median over seeds of the predicted (1 - c eta K)^T amplitude / start"
+    )
+    predicted_fraction_flow: float | None
+    measured_fraction: Stat = Field(description="amplitude at the last step / start")
+    exponent_at_end: float | None = Field(description="x_k T: the mode is out of reach if small")
+    curve_gap: float | None = Field(
+        description="median over seeds of max_t |measured - predicted| amplitude / start"
+    )
+
+
+class WidthSummary(_Model):
+    """One width: agreement with the kernel regime."""
+
+    width: int
+    seeds: int
+    diverged_seeds: int
+    relative_error: Stat = Field(description="RelErr to the NTK predictor at the last step")
+    relative_error_limit: Stat = Field(description="RelErr to t -> infinity kernel regression")
+    kernel_drift: Stat = Field(description="||K_T - K_0||_F / ||K_0||_F")
+    max_curve_gap: float | None = Field(description="largest curve_gap over target frequencies")
+    spearman_rho: float | None = Field(
+        description="Spearman rho between k and measured steps (not reached ranks last)"
+    )
+    stability_limit: float | None
+
+
+class ConvergenceReport(_ReportBase):
+    """Which frequencies a network of each width learns by step T, and does the NTK explain it."""
+
+    report_type: Literal["convergence"] = "convergence"
+    loss: str
+    loss_factor: float
+    lr: float
+    steps: int
+    fraction: float = Field(description="the mode counts as learned at this amplitude share")
+    depth: int
+    points: int
+    inputs: str
+    rows: list[FrequencyRow]
+    widths: list[WidthSummary]
+
+
+# --------------------------------------------------------------------------
+# fluctuation (finite-width statistics, Hanin & Nica)
+# --------------------------------------------------------------------------
+class DepthFluctuation(_Model):
+    """One (depth, width) of a fluctuation run."""
+
+    depth: int
+    width: int
+    beta: float = Field(description="beta = sum_l 1/n_l over hidden layers")
+    seeds: int
+    ratio: float | None = Field(description="E[K^2]/E[K]^2 of the on-diagonal NTK")
+    ratio_low: float | None
+    ratio_high: float | None
+    exp_5beta: float = Field(description="Hanin-Nica prediction exp(5 beta)")
+    log_ratio_over_beta: float | None = Field(description="log(ratio)/beta (Hanin-Nica: ~5)")
+    profile_spread: float | None = Field(
+        description="median over angles of the seed standard deviation / mean of the profile"
+    )
+    first_step_change: float | None = Field(description="E[dK]/E[K] after the first step")
+    drift: float | None = Field(description="relative kernel drift at the last step")
+
+
+class FluctuationReport(_ReportBase):
+    """Finite-width fluctuations of the NTK against the Hanin–Nica exp(5β) law."""
+
+    report_type: Literal["fluctuation"] = "fluctuation"
+    cells: list[DepthFluctuation]
+    fitted_coefficient: float | None = Field(
+        description="least-squares c of log(ratio) = c beta over all cells (Hanin-Nica: 5)"
+    )
+
+
+Report = Annotated[
+    SpectrumReport | ConvergenceReport | FluctuationReport, Field(discriminator="report_type")
+]
+"""Any report, told apart by ``report_type``."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Report)
+
+#: Model of each report type.
+MODELS: dict[str, type[_ReportBase]] = {
+    "spectrum": SpectrumReport,
+    "convergence": ConvergenceReport,
+    "fluctuation": FluctuationReport,
+}
+
+
+def load_report(text: str | bytes) -> SpectrumReport | ConvergenceReport | FluctuationReport:
+    """Parse and validate a report's JSON.
+
+    Raises
+    ------
+    RunFileError
+        On invalid JSON, a schema version other than :data:`REPORT_SCHEMA_VERSION`,
+        an unknown report type or any field that breaks its model (one line).
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RunFileError(f"Not a spectralntk report: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunFileError("Not a spectralntk report: the JSON is not an object")
+    version = data.get("schema_version")
+    if version != REPORT_SCHEMA_VERSION:
+        raise RunFileError(
+            f"Report schema version {version!r} is not the version this spectralntk reads "
+            f"({REPORT_SCHEMA_VERSION})"
+        )
+    if data.get("report_type") not in MODELS:
+        raise RunFileError(
+            f"Unknown report type {data.get('report_type')!r} (known: {', '.join(REPORT_TYPES)})"
+        )
+    try:
+        return _ADAPTER.validate_python(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RunFileError(
+            f"Invalid {data['report_type']} report: {where}: {first['msg']} "
+            f"({exc.error_count()} error(s))"
+        ) from None

@@ -1,0 +1,357 @@
+"""Renderers: pure functions of a report to Markdown, a self-contained HTML page, JSON.
+
+* :func:`render_markdown` — GitHub-flavoured Markdown, figures linked relatively
+  (``figures/<name>.png``), so a report folder renders on GitHub as it is.
+* :func:`render_html` — one HTML page with the figures embedded as ``data:`` URIs (the
+  PNG bytes are passed in, so the function stays pure); no scripts, no external links.
+* :func:`render_json` — the typed report (:mod:`spectralntk.reports.models`), indented.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from spectralntk.reports.models import Stat
+
+__all__ = ["render_html", "render_json", "render_markdown", "tables"]
+
+Table = tuple[str, list[str], list[list[str]]]
+
+
+def _g(value: float | None, fmt: str = ".3g", missing: str = "—") -> str:
+    return missing if value is None else format(value, fmt)
+
+
+def _steps(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:,.0f}"
+
+
+def _iqr(stat: Stat, fmt: Callable[[float | None], str]) -> str:
+    if stat.count == 0:
+        return "—"
+    return f"{fmt(stat.median)} [{fmt(stat.q25)}, {fmt(stat.q75)}]"
+
+
+def _convergence_tables(report: Any) -> list[Table]:
+    head = [
+        "n",
+        "k",
+        "a_k",
+        "λ_k",
+        "μ_k",
+        "cημ_k",
+        "pred. steps (GD)",
+        "pred. steps (flow)",
+        "measured steps: median [IQR]",
+        "reached",
+        "left at T: pred. GD / flow",
+        "left at T: measured [IQR]",
+        "cημ_k·T",
+        "curve gap",
+    ]
+    rows = [
+        [
+            str(r.width),
+            str(r.frequency),
+            f"{r.amplitude:.3g}",
+            _g(r.analytic_eigenvalue, ".3e"),
+            _g(r.train_eigenvalue, ".3e"),
+            _g(r.rate, ".2e"),
+            _steps(r.predicted_steps_discrete),
+            _steps(r.predicted_steps_flow),
+            _iqr(r.measured_steps, _steps),
+            f"{r.seeds_reached}/{r.seeds}",
+            f"{_g(r.predicted_fraction_discrete)} / {_g(r.predicted_fraction_flow)}",
+            _iqr(r.measured_fraction, _g),
+            _g(r.exponent_at_end),
+            _g(r.curve_gap),
+        ]
+        for r in report.rows
+    ]
+    width_head = [
+        "n",
+        "seeds",
+        "diverged",
+        "RelErr vs NTK at T",
+        "RelErr vs t → ∞",
+        "kernel drift",
+        "max curve gap",
+        "Spearman ρ(k, steps)",
+        "η_max",
+    ]
+    width_rows = [
+        [
+            str(w.width),
+            str(w.seeds),
+            str(w.diverged_seeds),
+            _iqr(w.relative_error, _g),
+            _iqr(w.relative_error_limit, _g),
+            _iqr(w.kernel_drift, _g),
+            _g(w.max_curve_gap),
+            _g(w.spearman_rho, ".2f"),
+            _g(w.stability_limit),
+        ]
+        for w in report.widths
+    ]
+    return [
+        (
+            f"Per-frequency convergence (mode learned at {report.fraction:g} of its start; "
+            f"loss {report.loss}, c = {report.loss_factor:.4g}, η = {report.lr:g}, "
+            f"T = {report.steps:,})",
+            head,
+            rows,
+        ),
+        (
+            "Agreement with the kernel regime, by width (median [IQR] over seeds)",
+            width_head,
+            width_rows,
+        ),
+    ]
+
+
+def _log_rows(count: int) -> list[int]:
+    """Indices 0, 1, 2, 4, 8, … and the last: a log-spaced selection of table rows."""
+    out, i = [0], 1
+    while i < count:
+        out.append(i)
+        i *= 2
+    if count - 1 not in out:
+        out.append(count - 1)
+    return out
+
+
+def _spectrum_tables(report: Any) -> list[Table]:
+    out: list[Table] = []
+    fits = [
+        [
+            str(k.depth),
+            k.kernel.upper(),
+            _g(k.trace, ".6g"),
+            _g(k.decay_exponent, ".4f"),
+            _g(k.decay_prefactor, ".4g"),
+            f"{k.fit_range[0]}–{k.fit_range[1]}",
+            _g(k.frequency_for_90_percent, "d"),
+        ]
+        for k in report.kernels
+    ]
+    out.append(
+        (
+            "Power-law decay λ_k ≈ C·k^-p and trace",
+            ["depth", "kernel", "k(0)", "p", "C", "fit range", "k holding 90 %"],
+            fits,
+        )
+    )
+    first = report.kernels[0]
+    pick = _log_rows(len(first.frequencies))
+    for depth in sorted({k.depth for k in report.kernels}):
+        ntk = next(k for k in report.kernels if k.depth == depth and k.kernel == "ntk")
+        nngp = next(k for k in report.kernels if k.depth == depth and k.kernel == "nngp")
+        out.append(
+            (
+                f"Eigenvalues at depth {depth} (log-spaced rows; all of them in the JSON)",
+                ["k", "NTK λ_k", "NTK cum. share", "NNGP λ_k", "NNGP cum. share"],
+                [
+                    [
+                        str(ntk.frequencies[i]),
+                        _g(ntk.eigenvalues[i], ".6e"),
+                        _g(ntk.cumulative_share[i], ".6f"),
+                        _g(nngp.eigenvalues[i], ".6e"),
+                        _g(nngp.cumulative_share[i], ".6f"),
+                    ]
+                    for i in pick
+                ],
+            )
+        )
+    if report.widths:
+        out.append(
+            (
+                "Empirical kernels against the analytic limit (median [IQR] over seeds)",
+                [
+                    "depth",
+                    "kernel",
+                    "n",
+                    "seeds",
+                    "‖K − K_∞‖/‖K_∞‖",
+                    "Rayleigh rel. error",
+                    "leakage",
+                ],
+                [
+                    [
+                        str(w.depth),
+                        w.kernel.upper(),
+                        str(w.width),
+                        str(w.seeds),
+                        _iqr(w.relative_distance, _g),
+                        _iqr(w.rayleigh_relative_error, _g),
+                        _iqr(w.leakage, _g),
+                    ]
+                    for w in report.widths
+                ],
+            )
+        )
+    return out
+
+
+def _fluctuation_tables(report: Any) -> list[Table]:
+    return [
+        (
+            "On-diagonal NTK fluctuations against Hanin–Nica (E[K²]/E[K]² ≃ exp(5β))",
+            [
+                "depth",
+                "n",
+                "β",
+                "seeds",
+                "E[K²]/E[K]² [interval]",
+                "exp(5β)",
+                "log(ratio)/β",
+                "profile spread",
+                "first-step ΔK/K",
+                "drift",
+            ],
+            [
+                [
+                    str(c.depth),
+                    str(c.width),
+                    f"{c.beta:.4g}",
+                    str(c.seeds),
+                    f"{_g(c.ratio, '.4g')} [{_g(c.ratio_low, '.4g')}, {_g(c.ratio_high, '.4g')}]",
+                    f"{c.exp_5beta:.4g}",
+                    _g(c.log_ratio_over_beta),
+                    _g(c.profile_spread),
+                    _g(c.first_step_change),
+                    _g(c.drift),
+                ]
+                for c in report.cells
+            ],
+        )
+    ]
+
+
+def tables(report: Any) -> list[Table]:
+    """The report's tables as (title, header, rows) of strings (shared by all renderers)."""
+    return {
+        "spectrum": _spectrum_tables,
+        "convergence": _convergence_tables,
+        "fluctuation": _fluctuation_tables,
+    }[report.report_type](report)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _provenance_lines(report: Any) -> list[str]:
+    p = report.provenance
+    return [
+        f"- run file: `{p.source}` (run type `{p.run_type}`, run schema {p.run_schema_version}, "
+        f"written by spectralntk {p.run_spectralntk_version})",
+        f"- report: `{report.report_type}`, report schema {report.schema_version}, "
+        f"spectralntk {p.report_spectralntk_version}",
+        f"- run title: {p.title}",
+        f"- history: {p.history}",
+    ]
+
+
+def render_markdown(report: Any) -> str:
+    """The report as GitHub Markdown; figures linked as ``figures/<name>.png``."""
+    lines = [f"# {report.title}", "", "## Findings", ""]
+    lines += [f"- {v}" for v in report.verdicts]
+    for title, head, rows in tables(report):
+        lines += ["", f"## {title}", ""]
+        lines.append("| " + " | ".join(map(_md_cell, head)) + " |")
+        lines.append("|" + "|".join("---" for _ in head) + "|")
+        lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+    if report.figures:
+        lines += ["", "## Figures", ""]
+        for fig in report.figures:
+            links = f"[PNG]({fig.png})" + (f" · [SVG]({fig.svg})" if fig.svg else "")
+            lines += [f"### {fig.name.replace('_', ' ')}", "", f"![{fig.name}]({fig.png})", ""]
+            lines += [f"{fig.caption} {links}", ""]
+    lines += ["", "## Provenance", "", *_provenance_lines(report)]
+    lines += [
+        "",
+        "The typed report is `report.json` (JSON Schema "
+        f"`spectralntk/reports/schemas/{report.report_type}.schema.json`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;font-size:0.82em;margin:0.5em 0 1.5em;display:block;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}
+figure{margin:1em 0 2em}
+figure img{max-width:100%;height:auto}
+figcaption{font-size:0.9em;color:#444}
+code{background:#f3f3f3;padding:0 0.2em}
+"""
+
+
+def render_html(report: Any, figures: Mapping[str, bytes] | None = None) -> str:
+    """One self-contained HTML page of the report.
+
+    Parameters
+    ----------
+    report : SpectrumReport, ConvergenceReport or FluctuationReport
+    figures : mapping of str to bytes, optional
+        PNG bytes by figure name; embedded as ``data:image/png;base64`` URIs. Figures
+        missing from the mapping are listed by caption only.
+
+    Returns
+    -------
+    str
+        An HTML5 document with no scripts and no external resources.
+    """
+    esc = html.escape
+    data = dict(figures or {})
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(report.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(report.title)}</h1>",
+        "<h2>Findings</h2><ul>",
+        *[f"<li>{esc(v)}</li>" for v in report.verdicts],
+        "</ul>",
+    ]
+    for title, head, rows in tables(report):
+        parts.append(f"<h2>{esc(title)}</h2><table><thead><tr>")
+        parts += [f"<th>{esc(h)}</th>" for h in head]
+        parts.append("</tr></thead><tbody>")
+        for row in rows:
+            parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+        parts.append("</tbody></table>")
+    if report.figures:
+        parts.append("<h2>Figures</h2>")
+    for fig in report.figures:
+        parts.append("<figure>")
+        if fig.name in data:
+            b64 = base64.b64encode(data[fig.name]).decode("ascii")
+            parts.append(f'<img alt="{esc(fig.name)}" src="data:image/png;base64,{b64}">')
+        parts.append(f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
+    parts.append("<h2>Provenance</h2><ul>")
+    p = report.provenance
+    parts += [
+        f"<li>run file: <code>{esc(p.source)}</code> (run type <code>{esc(p.run_type)}</code>, "
+        f"run schema {p.run_schema_version}, written by spectralntk "
+        f"{esc(p.run_spectralntk_version)})</li>",
+        f"<li>report: <code>{esc(report.report_type)}</code>, report schema "
+        f"{report.schema_version}, spectralntk {esc(p.report_spectralntk_version)}</li>",
+        f"<li>history: {esc(p.history)}</li>",
+        f"<li>configuration: <code>{esc(json.dumps(p.config, sort_keys=True))}</code></li>",
+        "</ul></body></html>",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def render_json(report: Any) -> str:
+    """The typed report as indented JSON (validates with :func:`load_report`)."""
+    return report.model_dump_json(indent=2) + "\n"

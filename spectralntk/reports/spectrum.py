@@ -1,0 +1,230 @@
+r"""The spectrum report of a ``decompose`` run (analytic or empirical kernels).
+
+Per depth and kernel (NTK, NNGP): the eigenvalues λ_k on S¹, the trace k(0), the
+cumulative share of the trace, the power-law fit λ_k ≈ C·k^−p (stored with an analytic
+run; fitted over [⌈K/4⌉, K] with :func:`spectralntk.spectral.decomposition.fit_power_law`
+for an empirical run) and the smallest frequency holding 90 % of the trace. For an
+empirical run, per (depth, width): the relative Frobenius distance of the empirical to
+the analytic Gram, the relative error of the empirical Rayleigh quotients against the
+aliased grid eigenvalues μ_k/N and the energy leaked to other frequencies (median over
+k ≤ 16, then median and IQR over seeds), and the exponent q of distance ≈ n^−q across
+widths (fluctuations of a width-n kernel shrink like n^−1/2; Jacot et al. 2018, Hanin &
+Nica 2019).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spectralntk.reports._common import figure, provenance, seed_stat
+from spectralntk.reports.models import (
+    FigureRef,
+    KernelSpectrum,
+    SpectrumReport,
+    WidthDistance,
+    num,
+)
+
+__all__ = ["LOW_FREQUENCIES", "spectrum_report"]
+
+#: Frequencies k ≤ this summarise the empirical spectra (where the kernels carry weight).
+LOW_FREQUENCIES = 16
+KERNELS = ("ntk", "nngp")
+_LABEL = {"ntk": "NTK", "nngp": "NNGP"}
+
+
+def _trace(ds: Any, kernel: str) -> Any:
+    """k(0) per depth: the profile at angle 0 when the grid has it, else λ_0/share_0."""
+    angle = ds["angle"].values
+    if angle.size and abs(angle[0]) < 1e-15:
+        return ds[f"{kernel}_profile"].values[:, 0]
+    return ds[f"{kernel}_eigenvalue"].values[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
+
+
+def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
+    from spectralntk.spectral.decomposition import cumulative_share, fit_power_law
+
+    out = []
+    freqs = ds["frequency"].values.astype(int).tolist()
+    for kernel in KERNELS:
+        lam = ds[f"{kernel}_eigenvalue"].values
+        trace = _trace(ds, kernel)
+        share = cumulative_share(lam, trace)
+        for i, depth in enumerate(ds["depth"].values.astype(int)):
+            if empirical:
+                fit = fit_power_law(lam[i])
+                exponent, prefactor, rng = fit.exponent, fit.prefactor, (fit.k_min, fit.k_max)
+            else:
+                var = ds[f"{kernel}_decay_exponent"]
+                exponent = var.values[i]
+                prefactor = ds[f"{kernel}_decay_prefactor"].values[i]
+                rng = (int(var.attrs["fit_min_frequency"]), int(var.attrs["fit_max_frequency"]))
+            reach = np.nonzero(share[i] >= 0.9)[0]
+            out.append(
+                KernelSpectrum(
+                    kernel=kernel,
+                    depth=int(depth),
+                    jacot_layers=int(depth) + 1,
+                    trace=num(trace[i]),
+                    frequencies=freqs,
+                    eigenvalues=[num(v) for v in lam[i]],
+                    cumulative_share=[num(v) for v in share[i]],
+                    decay_exponent=num(exponent),
+                    decay_prefactor=num(prefactor),
+                    fit_range=rng,
+                    frequency_for_90_percent=int(freqs[reach[0]]) if reach.size else None,
+                )
+            )
+    return out
+
+
+def _widths(ds: Any) -> tuple[list[WidthDistance], dict[str, float | None]]:
+    rows: list[WidthDistance] = []
+    exponents: dict[str, float | None] = {}
+    widths = ds["width"].values.astype(int)
+    f_low = min(LOW_FREQUENCIES, ds.sizes["frequency"] - 1)
+    for kernel in KERNELS:
+        mu = ds[f"{kernel}_grid_eigenvalue"].values[:, : f_low + 1]  # (D, F)
+        ray = ds[f"{kernel}_empirical_rayleigh"].values[..., : f_low + 1]  # (D, W, S, F)
+        leak = ds[f"{kernel}_empirical_leakage"].values[..., : f_low + 1]
+        dist = ds[f"{kernel}_relative_distance"].values  # (D, W, S)
+        for i, depth in enumerate(ds["depth"].values.astype(int)):
+            keep = mu[i] > 1e-12 * abs(mu[i, 0])  # exact zeros (odd modes) are left out
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = np.abs(ray[i][..., keep] - mu[i, keep]) / mu[i, keep]
+            medians = []
+            for j, width in enumerate(widths):
+                rows.append(
+                    WidthDistance(
+                        depth=int(depth),
+                        width=int(width),
+                        seeds=int(ds.sizes["seed"]),
+                        kernel=kernel,
+                        relative_distance=seed_stat(dist[i, j]),
+                        rayleigh_relative_error=seed_stat(np.median(rel[j], axis=-1)),
+                        leakage=seed_stat(np.median(leak[i, j][..., keep], axis=-1)),
+                    )
+                )
+                medians.append(np.median(dist[i, j]))
+            med = np.asarray(medians)
+            if len(widths) >= 2 and np.all(med > 0):
+                slope = np.polyfit(np.log(widths), np.log(med), 1)[0]
+                exponents[f"{kernel} depth {depth}"] = num(-slope)
+            else:
+                exponents[f"{kernel} depth {depth}"] = None
+    return rows, exponents
+
+
+def _verdicts(
+    kernels: list[KernelSpectrum],
+    widths: list[WidthDistance],
+    exponents: dict[str, float | None],
+) -> list[str]:
+    out = []
+    for ntk in (k for k in kernels if k.kernel == "ntk"):
+        nngp = next(k for k in kernels if k.kernel == "nngp" and k.depth == ntk.depth)
+
+        def slope(k: KernelSpectrum) -> str:
+            return "undefined" if k.decay_exponent is None else f"k^-{k.decay_exponent:.2f}"
+
+        lo, hi = ntk.fit_range
+        out.append(
+            f"depth {ntk.depth} (L = {ntk.jacot_layers}): NTK λ_k ∝ {slope(ntk)}, NNGP λ_k ∝ "
+            f"{slope(nngp)} (log-log fit over {lo} ≤ k ≤ {hi}); 90 % of the trace k(0) lies in "
+            f"k ≤ {ntk.frequency_for_90_percent} for the NTK and k ≤ "
+            f"{nngp.frequency_for_90_percent} for the NNGP."
+        )
+    for key, q in exponents.items():
+        kernel, _, depth = key.split()
+        rows = [w for w in widths if w.kernel == kernel and w.depth == int(depth)]
+        values = ", ".join(
+            f"{w.relative_distance.median:.3g} (n = {w.width})"
+            for w in rows
+            if w.relative_distance.median is not None
+        )
+        law = "" if q is None else f"; across widths it falls like n^-{q:.2f} (n^-0.5 expected)"
+        out.append(
+            f"depth {depth} {_LABEL[kernel]}: ‖K − K_∞‖_F/‖K_∞‖_F (median over seeds) "
+            f"{values}{law}."
+        )
+        ray = ", ".join(
+            f"{w.rayleigh_relative_error.median:.3g} (n = {w.width})"
+            for w in rows
+            if w.rayleigh_relative_error.median is not None
+        )
+        out.append(
+            f"depth {depth} {_LABEL[kernel]}: relative error of the empirical Rayleigh "
+            f"quotients against μ_k/N (median over k ≤ {LOW_FREQUENCIES}, then over seeds) "
+            f"{ray}."
+        )
+    return out
+
+
+def _figures(empirical: bool) -> list[FigureRef]:
+    out = [
+        figure(
+            "spectrum",
+            "Eigenvalues λ_k of the NTK and NNGP on the circle (log-log) per depth, with the "
+            "fitted power law"
+            + (
+                " and the empirical Rayleigh quotients per width (median and 10–90 % band "
+                "over seeds)."
+                if empirical
+                else "."
+            ),
+        ),
+        figure(
+            "kernel_profiles",
+            "Kernel profiles K(x0, x(γ)) per depth"
+            + (
+                ": analytic, and the empirical NTK per width (median and 10–90 % band over "
+                "seeds; Jacot et al. 2018, Fig. 1)."
+                if empirical
+                else "."
+            ),
+        ),
+    ]
+    if empirical:
+        out.append(
+            figure(
+                "distance_vs_width",
+                "Relative Frobenius distance of the empirical to the analytic Gram matrix "
+                "against width (median and IQR over seeds), with an n^-1/2 reference.",
+            )
+        )
+    return out
+
+
+def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
+    """The spectrum report of a ``spectrum`` or ``empirical_spectrum`` run (pure).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A validated run of either type.
+    source : str or path, optional
+        The run's file name.
+
+    Returns
+    -------
+    SpectrumReport
+    """
+    from spectralntk.store import schema
+
+    empirical = ds.attrs[schema.ATTR_RUN_TYPE] == schema.EMPIRICAL_SPECTRUM
+    kernels = _kernels(ds, empirical)
+    widths, exponents = _widths(ds) if empirical else ([], {})
+    depths = ", ".join(map(str, ds["depth"].values.astype(int)))
+    kind = "empirical and analytic" if empirical else "analytic"
+    return SpectrumReport(
+        title=f"NTK and NNGP spectra on the circle ({kind}), depth {depths}",
+        provenance=provenance(ds, source),
+        verdicts=_verdicts(kernels, widths, exponents),
+        figures=_figures(empirical),
+        empirical=empirical,
+        kernels=kernels,
+        widths=widths,
+        distance_width_exponent=exponents,
+    )
