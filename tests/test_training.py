@@ -260,3 +260,16 @@ def test_seed_batches_under_a_memory_budget_give_the_same_run() -> None:
         np.testing.assert_array_equal(apart.arrays[name], together.arrays[name], err_msg=name)
     for name, value in together.arrays.items():
         np.testing.assert_allclose(apart.arrays[name], value, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_empirical_ntk_profile_at_checkpoints(run) -> None:  # type: ignore[no-untyped-def]
+    # Step 0: the row x0 = (1, 0) of the initial networks' NTK on the evaluation grid
+    # (Jacot et al. 2018, Fig. 1), computed here on the 48-point grid directly.
+    net = init_mlp(NET, 64, [0, 1])
+    grid = torch.as_tensor(circle_points(uniform_angles(48)))
+    k0 = empirical_kernel(net, grid).ntk.numpy()
+    profile = run.arrays["empirical_ntk_profile"]  # (W, S, C, M)
+    np.testing.assert_allclose(profile[1, :, 0], k0[:, 0], rtol=1e-12)
+    # training moves the kernel: the last checkpoint differs, by the drift's order
+    change = np.abs(profile[1, :, -1] - profile[1, :, 0]).max()
+    assert 0 < change < np.abs(k0[:, 0]).max()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,15 @@ from numpy.typing import ArrayLike
 from spectralntk._version import __version__
 from spectralntk.reports.models import FigureRef, Provenance, Stat, num
 
-__all__ = ["figure", "provenance", "seed_stat"]
+__all__ = ["figure", "provenance", "quiet", "seed_stat"]
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence numpy's warnings about all-NaN slices (seeds left out are NaN on purpose)."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def seed_stat(values: ArrayLike) -> Stat:

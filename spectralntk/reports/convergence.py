@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spectralntk.reports._common import figure, provenance, seed_stat
+from spectralntk.reports._common import figure, provenance, quiet, seed_stat
 from spectralntk.reports.models import (
     ConvergenceReport,
     FigureRef,
@@ -424,7 +424,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
     mu = train_eigenvalues(ds)
     lam = analytic_eigenvalues(ds, max(freqs, default=0))
     diverged = ds["diverged"].values.astype(bool)
-    reach = steps_to_reach(steps, measured)  # (W, S, F)
+    reach = steps_to_reach(steps, np.moveaxis(measured, 2, -1))  # (W, S, F)
 
     rows: list[FrequencyRow] = []
     summaries: list[WidthSummary] = []
@@ -443,7 +443,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                 else math.inf
             )
             seed_steps = reach[j, ok, k]
-            with np.errstate(invalid="ignore"):
+            with quiet():
                 gap = np.nanmax(np.abs(measured[j, :, :, k] - predicted[j, :, :, k]), axis=-1)
             width_rows.append(
                 FrequencyRow(

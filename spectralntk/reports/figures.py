@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spectralntk.reports._common import quiet
+
 __all__ = ["DPI", "FIGURES", "axis_label", "draw_figures"]
 
 FloatArray = NDArray[np.float64]
@@ -87,19 +89,10 @@ def _band(ax: Any, x: FloatArray, values: FloatArray, color: Any, label: str, **
     v = np.where(np.isfinite(values), values, np.nan)
     if not np.isfinite(v).any():
         return
-    with np.errstate(invalid="ignore"), _quiet():
+    with np.errstate(invalid="ignore"), quiet():
         lo, med, hi = np.nanquantile(v, [0.1, 0.5, 0.9], axis=0)
     ax.plot(x, med, color=color, label=label, **kw)
     ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 # --------------------------------------------------------------------------
@@ -133,7 +126,7 @@ def residual_heatmap(report: Any, ds: Any) -> Any:
     mesh = None
     for j, width in enumerate(widths):
         ax = axes[0, j]
-        with _quiet():
+        with quiet():
             share = np.clip(np.nanmedian(frac[j], axis=0), 0.0, 1.0)  # (T, K)
         mesh = ax.pcolormesh(
             np.arange(len(ks) + 1) - 0.5, _edges(steps), share, cmap=cmap, vmin=0, vmax=1
@@ -167,19 +160,19 @@ def mode_decay(report: Any, ds: Any) -> Any:
         ax = axes[i // ncols, i % ncols]
         for j, width in enumerate(ds["width"].values):
             v = measured[j, :, :, k]
-            with _quiet():
+            with quiet():
                 q25, med, q75 = np.nanquantile(v, [0.25, 0.5, 0.75], axis=0)
                 pred = np.nanmedian(predicted[j, :, :, k], axis=0)
             ax.plot(steps, med, color=colors[j], label=f"n = {width}")
             ax.fill_between(steps, q25, q75, color=colors[j], alpha=0.2, linewidth=0)
             ax.plot(steps, pred, color=colors[j], linestyle="--", linewidth=0.9)
             if flow is not None:
-                with _quiet():
+                with quiet():
                     fl = np.nanmedian(flow[j, :, :, k], axis=0)
                 ax.plot(steps, fl, color=colors[j], linestyle=":", linewidth=0.9)
         ax.axhline(0.1, color="0.5", linewidth=0.6)
         ax.set_yscale("log")
-        with _quiet():
+        with quiet():
             low = np.nanmin(measured[:, :, :, k]) if np.isfinite(measured[:, :, :, k]).any() else 1
         ax.set_ylim(min(max(low / 2, 1e-3), 0.05), 2.0)
         ax.set_title(f"k = {k}")

@@ -1,0 +1,487 @@
+"""Reports: typed models from synthetic runs with known answers, schemas, renderers, figures."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spectralntk import NetworkConfig, RunFileError, analytic_spectrum
+from spectralntk.dynamics.predict import loss_factor, steps_to_fraction
+from spectralntk.kernels import circle_kernel, uniform_angles
+from spectralntk.reports.build import build_report
+from spectralntk.reports.convergence import steps_to_reach, train_eigenvalues
+from spectralntk.reports.models import (
+    REPORT_SCHEMA_VERSION,
+    ConvergenceReport,
+    SpectrumReport,
+    load_report,
+)
+from spectralntk.reports.render import render_html, render_json, render_markdown
+from spectralntk.reports.schema import SCHEMA_DIR, report_schemas, schema_text
+from spectralntk.runs.training import TrainingConfig
+from spectralntk.spectral import circulant_eigenvalues
+from spectralntk.spectral.decomposition import circle_spectrum
+from spectralntk.store import schema
+from spectralntk.targets import make_target
+
+NET = NetworkConfig(depth=1, output_bias=False)
+FREQS = (1, 2, 4, 6)
+WIDTHS = (8, 32)
+SEEDS = (0, 1, 2, 3)
+POINTS = 32
+LR = 0.05
+LOSS = "half_sum"
+
+
+# ---------------------------------------------------------------------------
+# synthetic runs with known answers
+# ---------------------------------------------------------------------------
+def grid_mu() -> np.ndarray:
+    """μ_k of the analytic NTK Gram on the 32-point grid, independently: circulant eigenvalues."""
+    row = circle_kernel(NET, uniform_angles(POINTS)).ntk
+    return circulant_eigenvalues(row)
+
+
+def _synthetic_steps() -> tuple[int, np.ndarray]:
+    """T between the predicted 10 % steps of k = 4 and k = 6; records every 7 steps."""
+    mu = grid_mu()
+    c = loss_factor(LOSS, POINTS)
+    pred = {k: float(steps_to_fraction(mu[k], LR, c)) for k in FREQS}
+    assert pred[1] < pred[2] < pred[4] < pred[6]  # ReLU NTK: decreasing in k here
+    t_end = int((pred[4] + pred[6]) / 2)
+    steps = np.unique(np.r_[np.arange(0, t_end, 7), t_end])
+    return t_end, steps
+
+
+def training_dataset(*, diverged_seed: int | None = None):  # type: ignore[no-untyped-def]
+    """A training run whose modes decay exactly as (1 − cημ_k)^t (the kernel regime).
+
+    Every seed's frequency-k residual starts at amplitude 1 + seed/10 with phase k/7; the
+    measured curves equal the discrete prediction; RelErr of seed s at width j is
+    0.1·(j + 1) + 0.01·s, kernel drift 0.02/(j + 1).
+    """
+    cfg = TrainingConfig(
+        network=NET,
+        widths=WIDTHS,
+        seeds=SEEDS,
+        target=make_target(
+            "fourier-mixture", frequencies=list(FREQS), amplitudes=[1, 0.8, 0.6, 0.4]
+        ),
+        inputs="grid",
+        points=POINTS,
+        eval_points=64,
+        loss=LOSS,
+        lr=LR,
+        steps=10,
+        max_frequency=8,
+    )
+    t_end, steps = _synthetic_steps()
+    cfg_dict = cfg.to_dict()
+    cfg_dict["steps"] = t_end
+    cfg_dict["checkpoints"] = [0, t_end]
+    cfg = TrainingConfig.from_dict(cfg_dict)
+    mu = grid_mu()[: cfg.k_max + 1]
+    c = loss_factor(LOSS, POINTS)
+    w_, s_, t_, f_ = len(WIDTHS), len(SEEDS), len(steps), cfg.k_max + 1
+    decay = (1.0 - c * LR * mu)[None, :] ** steps[:, None]  # (T, F)
+    amp0 = 1.0 + np.arange(s_) / 10
+    phase = np.arange(f_) / 7
+    cos = amp0[None, :, None, None] * decay[None, None] * np.cos(phase)
+    sin = amp0[None, :, None, None] * decay[None, None] * np.sin(phase)
+    cos = np.broadcast_to(cos, (w_, s_, t_, f_)).copy()
+    sin = np.broadcast_to(sin, (w_, s_, t_, f_)).copy()
+    flow = np.exp(-c * LR * mu)[None, :] ** steps[:, None]
+    diverged_step = np.full((w_, s_), -1, dtype=np.int32)
+    if diverged_seed is not None:
+        diverged_step[:, diverged_seed] = 3
+        cos[:, diverged_seed] = 1e30  # garbage that must not enter any statistic
+    gamma = uniform_angles(POINTS)
+    rel = 0.1 * (np.arange(w_)[:, None] + 1) + 0.01 * np.arange(s_)[None, :]
+    data = {
+        "loss": np.zeros((w_, s_, t_)),
+        "residual_cos": cos,
+        "residual_sin": sin,
+        "predicted_residual_cos": cos.copy(),
+        "predicted_residual_sin": sin.copy(),
+        "flow_residual_cos": cos * (flow / decay)[None, None],
+        "flow_residual_sin": sin * (flow / decay)[None, None],
+        "relative_error": np.repeat(rel[:, :, None], 2, axis=2),
+        "relative_error_limit": np.repeat(2 * rel[:, :, None], 2, axis=2),
+        "kernel_drift": np.broadcast_to(
+            (0.02 / (np.arange(w_) + 1))[:, None, None], (w_, s_, 2)
+        ).copy(),
+        "stability_limit": np.full(w_, 2.0 / (c * mu.max())),
+        "diverged_step": diverged_step,
+        "diverged": (diverged_step >= 0).astype(np.int8),
+        "train_x1": np.cos(gamma),
+        "train_x2": np.sin(gamma),
+        "train_angle": gamma,
+        "train_target": cfg.target(gamma),
+    }
+    coords = {
+        schema.WIDTH: np.asarray(WIDTHS, dtype=np.int32),
+        schema.SEED: np.asarray(SEEDS, dtype=np.int32),
+        schema.STEP: steps.astype(np.int32),
+        schema.FREQUENCY: np.arange(f_, dtype=np.int32),
+        schema.SAMPLE: np.arange(POINTS, dtype=np.int32),
+        schema.ANGLE: uniform_angles(64),
+        schema.CHECKPOINT: np.array([0, t_end], dtype=np.int32),
+    }
+    return schema.make_dataset(
+        schema.TRAINING, config=cfg.to_dict(), data_vars=data, coords=coords, title="synthetic"
+    )
+
+
+def empirical_dataset(exponent: float = 0.5, error: float = 0.03):  # type: ignore[no-untyped-def]
+    """An empirical-spectrum run whose Gram distance is 2·n^-exponent exactly and whose
+    Rayleigh quotients are (1 + error)·μ_k/N for every seed."""
+    depths, widths, seeds, n = (1, 3), (16, 64, 256), (0, 1), 32
+    f_ = n // 2 + 1
+    lam, mu, prof = [], [], []
+    for depth in depths:
+        cfg = NET.replace(depth=depth)
+        row = circle_kernel(cfg, uniform_angles(n))
+        lam.append(circle_spectrum(cfg, n // 2).eigenvalues)
+        mu.append((circulant_eigenvalues(row.ntk) / n, circulant_eigenvalues(row.nngp) / n))
+        prof.append(row)
+    d_, w_, s_ = len(depths), len(widths), len(seeds)
+    data = {}
+    for i, kernel in enumerate(("ntk", "nngp")):
+        grid = np.stack([m[i][:f_] for m in mu])
+        data[f"{kernel}_eigenvalue"] = np.stack([getattr(x, kernel) for x in lam])
+        data[f"{kernel}_grid_eigenvalue"] = grid
+        data[f"{kernel}_profile"] = np.stack([getattr(p, kernel) for p in prof])
+        data[f"{kernel}_empirical_rayleigh"] = np.broadcast_to(
+            (1 + error) * grid[:, None, None, :], (d_, w_, s_, f_)
+        ).copy()
+        data[f"{kernel}_empirical_leakage"] = np.full((d_, w_, s_, f_), 0.01)
+        data[f"{kernel}_empirical_eigenvalue"] = np.ones((d_, w_, s_, n))
+        data[f"{kernel}_empirical_profile"] = np.broadcast_to(
+            data[f"{kernel}_profile"][:, None, None, :], (d_, w_, s_, n)
+        ).copy()
+        data[f"{kernel}_relative_distance"] = np.broadcast_to(
+            2.0 * np.asarray(widths, dtype=float)[None, :, None] ** -exponent, (d_, w_, s_)
+        ).copy()
+    coords = {
+        schema.DEPTH: np.asarray(depths, dtype=np.int32),
+        schema.JACOT_LAYERS: np.asarray(depths, dtype=np.int32) + 1,
+        schema.WIDTH: np.asarray(widths, dtype=np.int32),
+        schema.SEED: np.asarray(seeds, dtype=np.int32),
+        schema.FREQUENCY: np.arange(f_, dtype=np.int32),
+        schema.ANGLE: uniform_angles(n),
+        schema.RANK: np.arange(n, dtype=np.int32),
+    }
+    return schema.make_dataset(
+        schema.EMPIRICAL_SPECTRUM,
+        config={"command": "decompose", "kernel": "empirical"},
+        data_vars=data,
+        coords=coords,
+        title="synthetic empirical",
+    )
+
+
+@pytest.fixture(scope="module")
+def training_ds():  # type: ignore[no-untyped-def]
+    return training_dataset()
+
+
+@pytest.fixture(scope="module")
+def convergence(training_ds) -> ConvergenceReport:  # type: ignore[no-untyped-def]
+    return build_report(training_ds, "synthetic.nc")
+
+
+@pytest.fixture(scope="module")
+def spectrum_ds():  # type: ignore[no-untyped-def]
+    return analytic_spectrum(NetworkConfig(depth=2), [1, 2], max_frequency=64).to_dataset()
+
+
+@pytest.fixture(scope="module")
+def reports(convergence, spectrum_ds):  # type: ignore[no-untyped-def]
+    return {
+        "convergence": convergence,
+        "spectrum": build_report(spectrum_ds, "spectrum.nc"),
+        "empirical": build_report(empirical_dataset(), "empirical.nc"),
+    }
+
+
+# ---------------------------------------------------------------------------
+# convergence: known answers
+# ---------------------------------------------------------------------------
+def test_mu_on_the_grid_is_the_circulant_eigenvalue(training_ds) -> None:  # type: ignore[no-untyped-def]
+    mu = train_eigenvalues(training_ds)
+    np.testing.assert_allclose(mu, np.broadcast_to(grid_mu()[:9], mu.shape), rtol=1e-10)
+
+
+def test_exact_geometric_decay_is_measured_at_the_predicted_step(convergence) -> None:  # type: ignore[no-untyped-def]
+    t_end = convergence.steps
+    learned = [r for r in convergence.rows if r.frequency in (1, 2, 4)]
+    assert len(learned) == 3 * len(WIDTHS)
+    for row in learned:
+        # records every 7 steps, yet the crossing is recovered to the step
+        assert row.predicted_steps_discrete is not None
+        assert row.measured_steps.median == row.predicted_steps_discrete
+        assert row.measured_steps.q25 == row.measured_steps.q75 == row.predicted_steps_discrete
+        assert row.seeds_reached == row.seeds == len(SEEDS)
+        assert row.predicted_steps_discrete < t_end
+        assert row.curve_gap == pytest.approx(0.0, abs=1e-12)
+        # share left at T: (1 − x)^T, measured and predicted alike
+        left = (1 - row.rate) ** t_end
+        assert row.measured_fraction.median == pytest.approx(left, rel=1e-9)
+        assert row.predicted_fraction_discrete == pytest.approx(left, rel=1e-9)
+        assert row.predicted_fraction_flow == pytest.approx(math.exp(-row.rate * t_end), rel=1e-9)
+        assert row.predicted_steps_flow == pytest.approx(math.log(10) / row.rate, rel=1e-12)
+
+
+def test_unlearned_mode_reads_not_reached(convergence) -> None:  # type: ignore[no-untyped-def]
+    for row in (r for r in convergence.rows if r.frequency == 6):
+        assert row.measured_steps.median is None
+        assert row.seeds_reached == 0
+        assert row.predicted_steps_discrete > convergence.steps
+        assert row.exponent_at_end < math.log(10)
+    text = render_markdown(convergence)
+    assert "not reached" in text
+    out_of_reach = [v for v in convergence.verdicts if v.startswith("Out of reach")]
+    assert len(out_of_reach) == 1 and "k = 6" in out_of_reach[0]
+    assert "k = 1," not in out_of_reach[0]
+
+
+def test_order_verdict_and_width_statistics(convergence) -> None:  # type: ignore[no-untyped-def]
+    for j, summary in enumerate(convergence.widths):
+        # the steps grow with k and the unlearned k = 6 ranks last: ρ = 1
+        assert summary.spearman_rho == pytest.approx(1.0)
+        rel = 0.1 * (j + 1) + 0.01 * np.arange(len(SEEDS))
+        assert summary.relative_error.median == pytest.approx(np.median(rel))
+        assert summary.relative_error.q25 == pytest.approx(np.quantile(rel, 0.25))
+        assert summary.kernel_drift.median == pytest.approx(0.02 / (j + 1))
+        assert summary.diverged_seeds == 0
+    assert any(
+        "in order of frequency: Spearman ρ(k, measured steps) = 1.00" in v
+        for v in convergence.verdicts
+    )
+    assert any(v.startswith("RelErr") and "rises with width" in v for v in convergence.verdicts)
+
+
+def test_diverged_seeds_are_left_out() -> None:
+    report = build_report(training_dataset(diverged_seed=1), "x.nc")
+    for row in (r for r in report.rows if r.frequency in (1, 2, 4)):
+        assert row.seeds == len(SEEDS) - 1
+        assert row.measured_steps.median == row.predicted_steps_discrete
+    assert all(w.diverged_seeds == 1 for w in report.widths)
+    assert any("diverged" in v for v in report.verdicts)
+
+
+@given(
+    rate=st.floats(1e-3, 0.6),
+    every=st.integers(1, 40),
+    level=st.sampled_from([0.1, 0.05, 0.3]),
+)
+def test_steps_to_reach_matches_the_closed_form(rate: float, every: int, level: float) -> None:
+    expected = float(steps_to_fraction(rate, 1.0, 1.0, level))
+    t_end = int(expected) + 3 * every
+    steps = np.unique(np.r_[np.arange(0, t_end, every), t_end])
+    curve = (1 - rate) ** steps.astype(float)
+    assert steps_to_reach(steps, curve[None], level)[0] == expected
+    # a curve that stops short of the level is never reached
+    assert steps_to_reach(steps, np.maximum(curve, 2 * level)[None], level)[0] == math.inf
+
+
+# ---------------------------------------------------------------------------
+# spectrum: known answers
+# ---------------------------------------------------------------------------
+def test_analytic_spectrum_report(reports, spectrum_ds) -> None:  # type: ignore[no-untyped-def]
+    report: SpectrumReport = reports["spectrum"]
+    assert not report.empirical and report.widths == []
+    for ks in report.kernels:
+        i = list(spectrum_ds["depth"].values).index(ks.depth)
+        lam = spectrum_ds[f"{ks.kernel}_eigenvalue"].values[i]
+        np.testing.assert_array_equal(ks.eigenvalues, lam)
+        # Mercer: k(0) = λ_0 + 2 Σ λ_k, up to the tail beyond K = 64 (λ_k ~ k^-2 or faster)
+        assert ks.trace == pytest.approx(lam[0] + 2 * lam[1:].sum(), rel=0.02)
+        share = (lam[0] + 2 * np.cumsum(np.r_[0, lam[1:]])) / ks.trace
+        assert ks.frequency_for_90_percent == int(np.argmax(share >= 0.9))
+    ntk = [k for k in report.kernels if k.kernel == "ntk"]
+    assert all(k.decay_exponent == pytest.approx(2.0, abs=0.05) for k in ntk)
+
+
+def test_empirical_spectrum_report_known_answers(reports) -> None:  # type: ignore[no-untyped-def]
+    report: SpectrumReport = reports["empirical"]
+    assert report.empirical
+    for key, q in report.distance_width_exponent.items():
+        assert q == pytest.approx(0.5, rel=1e-10), key
+    for row in report.widths:
+        assert row.relative_distance.median == pytest.approx(2.0 * row.width**-0.5)
+        assert row.rayleigh_relative_error.median == pytest.approx(0.03, rel=1e-9)
+        assert row.leakage.median == pytest.approx(0.01)
+    assert any("n^-0.50" in v for v in report.verdicts)
+
+
+def test_a_run_type_without_report_is_a_one_line_error(spectrum_ds) -> None:  # type: ignore[no-untyped-def]
+    ds = spectrum_ds.copy()
+    ds.attrs[schema.ATTR_RUN_TYPE] = "mystery"
+    with pytest.raises(RunFileError, match="No report for run type 'mystery'"):
+        build_report(ds)
+
+
+# ---------------------------------------------------------------------------
+# schema round trip
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical"])
+def test_json_round_trip_and_published_schema(reports, kind: str) -> None:  # type: ignore[no-untyped-def]
+    jsonschema = pytest.importorskip("jsonschema")
+    report = reports[kind]
+    text = render_json(report)
+    data = json.loads(text)
+    assert data["schema_version"] == REPORT_SCHEMA_VERSION
+    assert data["report_type"] == report.report_type
+    assert data["provenance"]["run_type"] in schema.REQUIRED_VARIABLES
+    assert load_report(text) == report
+    published = json.loads((SCHEMA_DIR / f"{report.report_type}.schema.json").read_text())
+    jsonschema.validate(data, published)
+    items, field = ("rows", "frequency") if kind == "convergence" else ("kernels", "depth")
+    data[items][0][field] = "two"  # a string where the schema says integer
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, published)
+    with pytest.raises(RunFileError, match="Invalid"):
+        load_report(json.dumps(data))
+
+
+def test_committed_schemas_are_up_to_date() -> None:
+    for name, schema_ in report_schemas().items():
+        path = SCHEMA_DIR / f"{name}.schema.json"
+        assert path.read_text(encoding="utf-8") == schema_text(schema_), (
+            f"{path} is stale: run python -m spectralntk.reports.schema"
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("not json", "invalid JSON"),
+        ("[1, 2]", "not an object"),
+        ('{"schema_version": 99, "report_type": "spectrum"}', "schema version 99"),
+        ('{"schema_version": 1, "report_type": "poem"}', "Unknown report type 'poem'"),
+        ('{"schema_version": 1, "report_type": "spectrum"}', "Invalid spectrum report"),
+    ],
+)
+def test_load_report_rejects_bad_documents(text: str, match: str) -> None:
+    with pytest.raises(RunFileError, match=match):
+        load_report(text)
+
+
+# ---------------------------------------------------------------------------
+# renderers
+# ---------------------------------------------------------------------------
+class _Collector(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.images: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs)["src"] or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical"])
+def test_renderers_on_every_report_type(reports, kind: str) -> None:  # type: ignore[no-untyped-def]
+    report = reports[kind]
+    md = render_markdown(report)
+    assert md.startswith(f"# {report.title}")
+    for verdict in report.verdicts:
+        assert verdict in md
+    for fig in report.figures:
+        assert f"]({fig.png})" in md and not Path(fig.png).is_absolute()
+    fake_png = {f.name: b"\x89PNG fake " + f.name.encode() for f in report.figures}
+    page = render_html(report, fake_png)
+    parser = _Collector()
+    parser.feed(page)
+    assert "script" not in parser.tags  # self-contained: no scripts, no external resources
+    assert 'src="http' not in page and 'href="http' not in page
+    assert len(parser.images) == len(report.figures)
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert report.verdicts[0] in "".join(parser.text)
+    # pure: the same report renders the same text
+    assert render_html(report, fake_png) == page and render_markdown(report) == md
+
+
+# ---------------------------------------------------------------------------
+# figures and folders
+# ---------------------------------------------------------------------------
+def test_figures_are_deterministic(reports, spectrum_ds, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports.figures import draw_figures
+
+    report = reports["spectrum"]
+    first = draw_figures(report, spectrum_ds, tmp_path / "a")
+    second = draw_figures(report, spectrum_ds, tmp_path / "b")
+    assert len(first) == 2 * len(report.figures)
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    svg = (tmp_path / "a" / "figures" / "spectrum.svg").read_text()
+    assert "<dc:date>" not in svg and "frequency k" in svg  # axis label from long_name
+
+
+def test_report_folder_of_a_training_run(convergence, training_ds, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports.write import REPORT_FILES, write_report
+
+    out = write_report(convergence, training_ds, tmp_path / "rep", svg=False)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([*REPORT_FILES, "figures"])
+    pngs = sorted(p.name for p in (out / "figures").iterdir())
+    assert pngs == sorted(f"{f.name}.png" for f in convergence.figures)
+    assert load_report((out / "report.json").read_text()).rows == convergence.rows
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no staging folder left
+
+
+def test_a_failing_figure_leaves_nothing_behind(
+    convergence, training_ds, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports import figures, write
+
+    old = write.write_report(convergence, training_ds, tmp_path / "rep", svg=False)
+    before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+
+    def broken(report, ds):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(figures.FIGURES, "mode_decay", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write.write_report(convergence, training_ds, tmp_path / "rep", overwrite=True)
+    after = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+
+
+def test_report_folder_rules(tmp_path: Path) -> None:
+    from spectralntk import ParameterError
+    from spectralntk.reports.write import check_report_folder
+
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ParameterError, match="holds other files"):
+        check_report_folder(other, overwrite=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ParameterError, match="is not a folder"):
+        check_report_folder(blocker / "sub")
+    with pytest.raises(ParameterError, match="not an existing file"):
+        check_report_folder(blocker)
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(ParameterError, match="writable folder"):
+            check_report_folder(locked / "rep")
+    assert (other / "notes.txt").read_text() == "keep me"
