@@ -608,6 +608,12 @@ rc = run(["--help"])
 print("AFTER_HELP", rc, heavy())
 rc = run(["decompose", "--kernel", "analytic", "--depth", "4", "--quiet", "--out", {out!r}])
 print("AFTER_DECOMPOSE", rc, heavy())
+rc = run(["report", "--help"])
+print("AFTER_REPORT_HELP", rc, heavy())
+rc = run(["reproduce", "--help"])
+print("AFTER_REPRODUCE_HELP", rc, heavy())
+rc = run(["report", {out!r}, "--format", "json"])
+print("AFTER_REPORT_JSON", rc, heavy())
 """
 
 
@@ -629,6 +635,12 @@ def test_no_heavy_imports(tmp_path: Path) -> None:
     assert marks["AFTER_IMPORT"] == "AFTER_IMPORT []", proc.stdout
     assert marks["AFTER_HELP"] == "AFTER_HELP 0 []", proc.stdout
     assert marks["AFTER_DECOMPOSE"] == "AFTER_DECOMPOSE 0 []", proc.stdout
+    for mark in ("AFTER_REPORT_HELP", "AFTER_REPRODUCE_HELP", "AFTER_REPORT_JSON"):
+        # the typed report of an analytic run needs neither torch nor seaborn
+        # (xarray's NetCDF writer imports dask when it is installed: not checked here)
+        assert marks[mark].startswith(f"{mark} 0 "), proc.stdout
+        assert "torch" not in marks[mark] and "seaborn" not in marks[mark], proc.stdout
+    assert '"report_type": "spectrum"' in proc.stdout
     assert out.is_file()
     assert list(load(out)["depth"].values) == [4]
 

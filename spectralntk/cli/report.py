@@ -87,6 +87,7 @@ def reproduce_report(
     out: Path,
     *,
     quick: bool,
+    overrides: list[str] | None = None,
     run_path: Path | None,
     overwrite: bool,
     svg: bool,
@@ -99,10 +100,12 @@ def reproduce_report(
     """
     from spectralntk.presets import preset_settings
     from spectralntk.reports.write import check_report_folder
-    from spectralntk.settings import merge_settings, training_config
+    from spectralntk.settings import merge_settings, parse_override, training_config
     from spectralntk.store.paths import check_writable
 
-    settings = merge_settings(preset_settings(preset, quick=quick))
+    settings = merge_settings(
+        preset_settings(preset, quick=quick), dict(map(parse_override, overrides or []))
+    )
     cfg, device, dtype = training_config(settings)
     dest = check_report_folder(out / preset, overwrite=overwrite)
     stem = f"{preset}{'-quick' if quick else ''}"
@@ -117,7 +120,14 @@ def reproduce_report(
         disable=quiet,
     )
     history = "spectralntk " + shlex.join(
-        ["reproduce", preset, *(["--quick"] if quick else []), "--out", str(out)]
+        [
+            "reproduce",
+            preset,
+            *(["--quick"] if quick else []),
+            *[f"--set={text}" for text in overrides or []],
+            "--out",
+            str(out),
+        ]
     )
     ds = run.to_dataset(history=history)
     save(ds, path, overwrite=True)
@@ -132,6 +142,10 @@ def reproduce_cli(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every preset, one after another.")] = False,
     quick: Annotated[bool, typer.Option(help="The quick variant (seconds to minutes).")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a preset setting: key=value (as in train)."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Parent folder: reports go to OUT/<preset>/.")] = Path(
         "reports"
     ),
@@ -162,6 +176,13 @@ def reproduce_cli(
             check_report_folder(out / name, overwrite=overwrite)
         for name in names:
             path, folder = reproduce_report(
-                name, out, quick=quick, run_path=run, overwrite=overwrite, svg=svg, quiet=quiet
+                name,
+                out,
+                quick=quick,
+                overrides=set_,
+                run_path=run,
+                overwrite=overwrite,
+                svg=svg,
+                quiet=quiet,
             )
             typer.echo(f"Wrote {folder} (run {path})")

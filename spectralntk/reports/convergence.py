@@ -219,6 +219,19 @@ def _verdicts(
     for s in summaries:
         rows = [r for r in report_rows if r.width == s.width]
         reached = sum(r.measured_steps.median is not None for r in rows)
+        if len(rows) == 1:
+            r = rows[0]
+            when = (
+                f"reaches 10 % at step {r.measured_steps.median:,.0f}"
+                if r.measured_steps.median is not None
+                else f"does not reach 10 % by step {steps:,}"
+            )
+            out.append(
+                f"n = {s.width}: the one target frequency k = {r.frequency} {when} (median over "
+                f"{r.seeds} seeds; the kernel regime predicts step "
+                f"{_fmt_steps(r.predicted_steps_discrete)})."
+            )
+            continue
         if s.spearman_rho is None:
             out.append(
                 f"n = {s.width}: the order of learning cannot be ranked ({reached} of "
@@ -279,6 +292,21 @@ def _verdicts(
             "Slower than the kernel regime (predicted to reach 10 % by step "
             f"{steps:,} but not reached): {_list(lagging)}."
         )
+    for word, sign in (("Faster", -1), ("Slower", 1)):
+        off = [
+            f"k = {r.frequency} at n = {r.width} (step {r.measured_steps.median:,.0f} vs "
+            f"{r.predicted_steps_discrete:,.0f})"
+            for r in report_rows
+            if r.measured_steps.median is not None
+            and r.predicted_steps_discrete is not None
+            and sign * (r.measured_steps.median - r.predicted_steps_discrete)
+            > 0.2 * r.predicted_steps_discrete
+        ]
+        if off:
+            out.append(
+                f"{word} than the kernel regime by more than 20 % (measured median vs "
+                f"predicted step to 10 %): {_list(off)}."
+            )
     # 3. RelErr by width
     rel = [(s.width, s.relative_error.median) for s in summaries]
     known = [(w, v) for w, v in rel if v is not None]

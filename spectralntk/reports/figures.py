@@ -217,7 +217,14 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
             capsize=2,
         )
         if (~ok).any():
-            ax.plot(ks[~ok], np.full((~ok).sum(), top), "^", color=colors[j], markersize=5)
+            ax.plot(
+                ks[~ok],
+                np.full((~ok).sum(), top),
+                "^",
+                color=colors[j],
+                markersize=5,
+                label=f"not reached, n = {width}",
+            )
     first = [r for r in report.rows if r.width == widths[0]]
     pk = np.array([r.frequency for r in first if r.predicted_steps_discrete is not None])
     pv = np.array(
@@ -238,6 +245,7 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
             k_ref, pv[0] * (k_ref / pk[0]) ** 2, color="0.6", linewidth=0.9, label="k² reference"
         )
     ax.axhline(report.steps, color="0.4", linewidth=0.6, linestyle=":")
+    ax.set_xlim(min(ks_all) / 1.5, max(ks_all) * 1.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(axis_label(ds, "frequency"))
@@ -379,18 +387,19 @@ def predictions(report: Any, ds: Any) -> Any:
     x, net, ntk, target = _wrap(angle, net, ntk, cfg.target(angle))
     tx = np.mod(ds["train_angle"].values + np.pi, 2 * np.pi) - np.pi
     widths = ds["width"].values
-    fig, axes = _figure(1, len(widths), 3.0, 2.6)
+    fig, axes = _figure(1, len(widths), 3.4, 2.8)
     colors = _palette(len(widths))
     for j, width in enumerate(widths):
         ax = axes[0, j]
         ax.plot(x, target, color="0.6", linewidth=1.0, label="target")
-        ax.scatter(tx, ds["train_target"].values, s=3, color="0.4", label="training points")
+        if cfg.inputs != "gaussian":  # Gaussian inputs lie off the circle: no scatter
+            ax.scatter(tx, ds["train_target"].values, s=3, color="0.4", label="training points")
         ax.plot(x, ntk[j], color="black", linestyle="--", linewidth=1.0, label="NTK predictor")
         _band(ax, x, net[j], colors[j], "networks", linewidth=1.0)
         ax.set_title(f"n = {width}, step {ds['checkpoint'].values[-1]}")
-        ax.set_xlabel(axis_label(ds, "angle"))
+        ax.set_xlabel(axis_label(ds, "angle", width=34))
         if j == 0:
-            ax.set_ylabel(axis_label(ds, "eval_prediction"))
+            ax.set_ylabel(axis_label(ds, "eval_prediction", width=34))
             ax.legend(loc="lower left")
     return fig
 
@@ -521,6 +530,17 @@ def register(name: str) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, 
     return add
 
 
+def _thin_log_ticks(fig: Any) -> None:
+    """No minor ticks on log axes spanning over two decades (unlabelled, slow to lay out)."""
+    from matplotlib.ticker import NullLocator
+
+    for ax in fig.axes:
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(lim)
+            if axis.get_scale() == "log" and lo > 0 and hi / lo > 100:
+                axis.set_minor_locator(NullLocator())
+
+
 def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) -> list[Path]:
     """Draw every figure ``report`` lists into ``folder`` (PNG, and SVG with ``svg``).
 
@@ -546,6 +566,7 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
     with _style():
         for ref in report.figures:
             fig = FIGURES[ref.name](report, ds)
+            _thin_log_ticks(fig)
             png = root / ref.png
             png.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(png, dpi=DPI, metadata=_PNG_META)
