@@ -48,8 +48,8 @@ def test_small_sweep_prints_the_table_and_writes_the_run(in_tmp: Path) -> None:
 
 def test_steps_add_the_drift(in_tmp: Path) -> None:
     result = invoke(
-        "fluctuations", *SMALL, "--steps", "3", "--points", "8", "--inputs", "grid", "--target", "sine", "--frequency", "2",
-        "--quiet", "--out", "d.nc",
+        "fluctuations", *SMALL, "--steps", "3", "--points", "8", "--inputs", "grid",
+        "--target", "sine", "--frequency", "2", "--quiet", "--out", "d.nc",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert stdout_of(result).strip() == str(in_tmp / "d.nc")
