@@ -606,6 +606,8 @@ def run(args):
 
 rc = run(["--help"])
 print("AFTER_HELP", rc, heavy())
+rc = run(["fluctuations", "--help"])
+print("AFTER_FLUCTUATIONS_HELP", rc, heavy())
 rc = run(["decompose", "--kernel", "analytic", "--depth", "4", "--quiet", "--out", {out!r}])
 print("AFTER_DECOMPOSE", rc, heavy())
 rc = run(["report", "--help"])
@@ -634,6 +636,7 @@ def test_no_heavy_imports(tmp_path: Path) -> None:
     }
     assert marks["AFTER_IMPORT"] == "AFTER_IMPORT []", proc.stdout
     assert marks["AFTER_HELP"] == "AFTER_HELP 0 []", proc.stdout
+    assert marks["AFTER_FLUCTUATIONS_HELP"] == "AFTER_FLUCTUATIONS_HELP 0 []", proc.stdout
     assert marks["AFTER_DECOMPOSE"] == "AFTER_DECOMPOSE 0 []", proc.stdout
     for mark in ("AFTER_REPORT_HELP", "AFTER_REPRODUCE_HELP", "AFTER_REPORT_JSON"):
         # the typed report of an analytic run needs neither torch nor seaborn
