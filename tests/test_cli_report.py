@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from test_cli import invoke, stderr_of, stdout_of
-from test_reports import empirical_dataset, training_dataset
+from test_reports import empirical_dataset, fluctuation_dataset, training_dataset
 
 from spectralntk import NetworkConfig, analytic_spectrum, save
 from spectralntk.reports.models import load_report
@@ -25,10 +25,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "training": root / "training.nc",
         "spectrum": root / "spectrum.nc",
         "empirical": root / "empirical.nc",
+        "fluctuation": root / "fluctuation.nc",
     }
     save(training_dataset(), out["training"])
     save(analytic_spectrum(NetworkConfig(depth=3), max_frequency=32).to_dataset(), out["spectrum"])
     save(empirical_dataset(), out["empirical"])
+    save(fluctuation_dataset(), out["fluctuation"])
     return out
 
 
@@ -46,7 +48,12 @@ def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("kind", "report_type"),
-    [("training", "convergence"), ("spectrum", "spectrum"), ("empirical", "spectrum")],
+    [
+        ("training", "convergence"),
+        ("spectrum", "spectrum"),
+        ("empirical", "spectrum"),
+        ("fluctuation", "fluctuation"),
+    ],
 )
 def test_report_folder_for_every_run_type(
     runs, tmp_path: Path, kind: str, report_type: str
@@ -160,6 +167,35 @@ def test_reproduce_end_to_end_small(tmp_path: Path) -> None:
     # the same destination again without --overwrite: refused before any training
     line = one_error_line(invoke(*args))
     assert "--out" in line
+
+
+def test_reproduce_fluctuations_small(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    args = ["reproduce", "hanin-nica", "--quick", "--out", str(out), "--quiet", "--no-svg"]
+    args += ["--run", str(tmp_path / "f.nc"), "--set", "depths=[2, 3]", "--set", "widths=[8]"]
+    args += ["--set", "seeds=3", "--set", "probes=4", "--set", "steps=5", "--set", "bootstrap=20"]
+    result = invoke(*args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    report = load_report((out / "hanin-nica" / "report.json").read_text())
+    assert report.report_type == "fluctuation" and report.steps == 5
+    assert [(c.depth, c.width) for c in report.cells] == [(2, 8), (3, 8)]
+    assert report.cells[0].beta == pytest.approx(2 / 8)
+    line = one_error_line(
+        invoke("reproduce", "hanin-nica", "--quick", "--set", "colour=red", "--out", str(out / "x"))
+    )
+    assert "colour=red" in line
+
+
+def test_gallery_index_links_every_report(tmp_path: Path, runs) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports.gallery import write_gallery_index
+
+    for name, kind in (("exp2.2", "training"), ("hanin-nica", "fluctuation")):
+        assert invoke("report", str(runs[kind]), "--out", str(tmp_path / name)).exit_code == 0
+    index = write_gallery_index(tmp_path, ["exp2.2", "missing", "hanin-nica"]).read_text()
+    assert "## [exp2.2](exp2.2/README.md)" in index and "missing" not in index
+    assert "(exp2.2/figures/residual_heatmap.png)" in index
+    assert "(hanin-nica/figures/ratio_vs_beta.png)" in index
+    assert "spectralntk reproduce --all --quick" in index
 
 
 def test_reproduce_bad_input(tmp_path: Path) -> None:

@@ -209,6 +209,7 @@ def reports(convergence, spectrum_ds):  # type: ignore[no-untyped-def]
         "convergence": convergence,
         "spectrum": build_report(spectrum_ds, "spectrum.nc"),
         "empirical": build_report(empirical_dataset(), "empirical.nc"),
+        "fluctuation": build_report(fluctuation_dataset(), "fluctuation.nc"),
     }
 
 
@@ -333,7 +334,7 @@ def test_a_run_type_without_report_is_a_one_line_error(spectrum_ds) -> None:  # 
 # ---------------------------------------------------------------------------
 # schema round trip
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical"])
+@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical", "fluctuation"])
 def test_json_round_trip_and_published_schema(reports, kind: str) -> None:  # type: ignore[no-untyped-def]
     jsonschema = pytest.importorskip("jsonschema")
     report = reports[kind]
@@ -345,7 +346,9 @@ def test_json_round_trip_and_published_schema(reports, kind: str) -> None:  # ty
     assert load_report(text) == report
     published = json.loads((SCHEMA_DIR / f"{report.report_type}.schema.json").read_text())
     jsonschema.validate(data, published)
-    items, field = ("rows", "frequency") if kind == "convergence" else ("kernels", "depth")
+    items, field = {"convergence": ("rows", "frequency"), "fluctuation": ("cells", "depth")}.get(
+        kind, ("kernels", "depth")
+    )
     data[items][0][field] = "two"  # a string where the schema says integer
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, published)
@@ -395,7 +398,7 @@ class _Collector(html.parser.HTMLParser):
         self.text.append(data)
 
 
-@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical"])
+@pytest.mark.parametrize("kind", ["convergence", "spectrum", "empirical", "fluctuation"])
 def test_renderers_on_every_report_type(reports, kind: str) -> None:  # type: ignore[no-untyped-def]
     report = reports[kind]
     md = render_markdown(report)
@@ -485,3 +488,74 @@ def test_report_folder_rules(tmp_path: Path) -> None:
         with pytest.raises(ParameterError, match="writable folder"):
             check_report_folder(locked / "rep")
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+# ---------------------------------------------------------------------------
+# fluctuation: known answers
+# ---------------------------------------------------------------------------
+def fluctuation_dataset(coefficient: float = 3.0, spread: float = 0.2):  # type: ignore[no-untyped-def]
+    """A fluctuation run with E[K²]/E[K]² = exp(c·β) exactly, bootstrap intervals ±10 %,
+    drift 2β for every seed, and profiles m·(1 ± a) over two seeds (relative spread a√2)."""
+    depths, widths, seeds, probes, m_ = (2, 4, 8), (16, 64), (0, 1), 4, 8
+    d = np.asarray(depths, dtype=float)[:, None]
+    n = np.asarray(widths, dtype=float)[None, :]
+    beta = d / n
+    ratio = np.exp(coefficient * beta)
+    angle = uniform_angles(m_)
+    base = 1.0 + np.cos(angle)
+    profile = base[None, None, None, :] * (1 + spread * np.array([1.0, -1.0]))[None, None, :, None]
+    shape = (len(depths), len(widths))
+    data = {
+        "beta": beta,
+        "ntk_diagonal": np.ones((*shape, len(seeds), probes)),
+        "ntk_diagonal_mean": np.ones(shape),
+        "normalized_second_moment": ratio,
+        "normalized_second_moment_low": 0.9 * ratio,
+        "normalized_second_moment_high": 1.1 * ratio,
+        "hanin_nica_second_moment": np.exp(5 * beta),
+        "ntk_empirical_profile": np.broadcast_to(profile, (*shape, len(seeds), m_)).copy(),
+        "first_step_relative_change": 0.5 * (d + 1) * beta / 2 * np.exp(5 * beta),
+        "first_step_prediction": (d + 1) * beta / 2 * np.exp(5 * beta),
+        "training_kernel_drift": np.broadcast_to(2 * beta[:, :, None], (*shape, 2)).copy(),
+    }
+    coords = {
+        schema.DEPTH: np.asarray(depths, dtype=np.int32),
+        schema.JACOT_LAYERS: np.asarray(depths, dtype=np.int32) + 1,
+        schema.WIDTH: np.asarray(widths, dtype=np.int32),
+        schema.SEED: np.asarray(seeds, dtype=np.int32),
+        schema.PROBE: np.arange(probes, dtype=np.int32),
+        schema.PROBE_ANGLE: uniform_angles(probes),
+        schema.ANGLE: angle,
+    }
+    ds = schema.make_dataset(
+        schema.FLUCTUATION,
+        config={"depths": list(depths), "widths": list(widths)},
+        data_vars=data,
+        coords=coords,
+        title="synthetic fluctuations",
+    )
+    ds.attrs["steps"] = np.int32(100)
+    return ds
+
+
+def test_fluctuation_report_known_answers() -> None:
+    report = build_report(fluctuation_dataset(), "f.nc")
+    assert report.report_type == "fluctuation" and report.steps == 100
+    assert report.fitted_coefficient == pytest.approx(3.0, rel=1e-12)
+    # exp(5β) is inside [0.9, 1.1]·exp(3β) exactly when β ≤ ln(1.1)/2
+    betas = np.array([c.beta for c in report.cells])
+    inside = int((betas <= math.log(1.1) / 2).sum())
+    assert report.covered == inside and 0 < inside < len(betas)
+    for c in report.cells:
+        assert c.beta == pytest.approx(c.depth / c.width)
+        assert c.log_ratio_over_beta == pytest.approx(3.0)
+        assert c.profile_spread == pytest.approx(0.2 * math.sqrt(2))
+        assert c.first_step_change / c.first_step_prediction == pytest.approx(0.5)
+        assert c.drift is not None and c.drift.median == pytest.approx(2 * c.beta)
+    assert report.drift_beta_spearman == pytest.approx(1.0)
+    assert any("slope c = 3.00" in v and f"{inside} of 6 cells" in v for v in report.verdicts)
+    assert any("median 0.5" in v for v in report.verdicts)
+    assert any("grows with β" in v for v in report.verdicts)
+    md = render_markdown(report)
+    assert all(v in md for v in report.verdicts)
+    assert load_report(render_json(report)) == report

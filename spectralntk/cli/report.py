@@ -82,6 +82,48 @@ def report_cli(
     typer.echo(f"Wrote {written}")
 
 
+#: Fluctuation presets reproduce can run: name -> (full, quick) of FLUCTUATION_PRESETS, steps.
+FLUCTUATION_REPRODUCE = {"hanin-nica": (("hanin-nica", 200), ("quick", 50))}
+
+
+def reproduce_names() -> list[str]:
+    """Every preset ``reproduce`` knows: the training presets, then the fluctuation ones."""
+    from spectralntk.presets import PRESETS
+
+    return [*PRESETS, *FLUCTUATION_REPRODUCE]
+
+
+def _fluctuation_run(preset: str, quick: bool, overrides: list[str], on_progress: Any) -> Any:
+    """Run a fluctuation preset (Hanin & Nica 2019) with ``key=value`` overrides."""
+    import dataclasses
+    import tomllib
+
+    from spectralntk.errors import parameter_error
+    from spectralntk.runs.fluctuations import (
+        FLUCTUATION_PRESETS,
+        FluctuationConfig,
+        fluctuations,
+    )
+
+    name, steps = FLUCTUATION_REPRODUCE[preset][1 if quick else 0]
+    values: dict[str, Any] = {**FLUCTUATION_PRESETS[name], "steps": steps}
+    fields = {f.name for f in dataclasses.fields(FluctuationConfig)} - {"target"}
+    for text in overrides:
+        key, _, value = text.partition("=")
+        key = key.strip().replace("-", "_")
+        if key not in fields or not _:
+            raise parameter_error("set", f"key=value with a key in {sorted(fields)}", text)
+        try:
+            values[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[key] = value.strip()
+    if isinstance(values["seeds"], int):
+        values["seeds"] = tuple(range(values["seeds"]))
+    for key in ("depths", "widths", "seeds"):
+        values[key] = tuple(values[key])
+    return fluctuations(FluctuationConfig(**values), on_progress=on_progress)
+
+
 def reproduce_report(
     preset: str,
     out: Path,
@@ -103,22 +145,30 @@ def reproduce_report(
     from spectralntk.settings import merge_settings, parse_override, training_config
     from spectralntk.store.paths import check_writable
 
-    settings = merge_settings(
-        preset_settings(preset, quick=quick), dict(map(parse_override, overrides or []))
-    )
-    cfg, device, dtype = training_config(settings)
+    if preset in FLUCTUATION_REPRODUCE:
+
+        def job(on_progress: Any) -> Any:
+            return _fluctuation_run(preset, quick, overrides or [], on_progress)
+
+    else:
+        settings = merge_settings(
+            preset_settings(preset, quick=quick), dict(map(parse_override, overrides or []))
+        )
+        cfg, device, dtype = training_config(settings)
+
+        def job(on_progress: Any) -> Any:
+            from spectralntk.runs.training import train
+
+            return train(cfg, device=device, dtype=dtype, on_progress=on_progress)
+
     dest = check_report_folder(out / preset, overwrite=overwrite)
     stem = f"{preset}{'-quick' if quick else ''}"
     path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
     from spectralntk.reports.build import build_report
     from spectralntk.reports.write import write_report
-    from spectralntk.runs.training import train
     from spectralntk.store.netcdf import save
 
-    run = with_progress(
-        lambda on_progress: train(cfg, device=device, dtype=dtype, on_progress=on_progress),
-        disable=quiet,
-    )
+    run = with_progress(job, disable=quiet)
     history = "spectralntk " + shlex.join(
         [
             "reproduce",
@@ -138,7 +188,10 @@ def reproduce_report(
 def reproduce_cli(
     preset: Annotated[
         str | None,
-        typer.Argument(help="Preset of EXPERIMENTS.md (exp2.1 … rahaman); omit with --all."),
+        typer.Argument(
+            help="Preset of EXPERIMENTS.md (exp2.1 … rahaman) or hanin-nica (fluctuations); "
+            "omit with --all."
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every preset, one after another.")] = False,
     quick: Annotated[bool, typer.Option(help="The quick variant (seconds to minutes).")] = False,
@@ -162,12 +215,15 @@ def reproduce_cli(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a preset and write its report: from nothing to a finished report in one command."""
-    from spectralntk.presets import PRESETS
-
     with user_errors():
         if all_ == (preset is not None):
             raise fail("Invalid value for PRESET: give one preset or --all (not both).")
-        names = list(PRESETS) if all_ else [str(preset)]
+        names = reproduce_names() if all_ else [str(preset)]
+        if names[0] not in reproduce_names():
+            raise fail(
+                f"Invalid value for PRESET: one of {', '.join(reproduce_names())}. "
+                f"Got {names[0]!r} instead."
+            )
         if run is not None and len(names) > 1:
             raise fail("Invalid value for --run: it names the run of one preset, not --all.")
         from spectralntk.reports.write import check_report_folder
@@ -186,3 +242,7 @@ def reproduce_cli(
                 quiet=quiet,
             )
             typer.echo(f"Wrote {folder} (run {path})")
+        if all_:
+            from spectralntk.reports.gallery import write_gallery_index
+
+            typer.echo(f"Wrote {write_gallery_index(out, names)}")

@@ -219,31 +219,48 @@ class ConvergenceReport(_ReportBase):
 # fluctuation (finite-width statistics, Hanin & Nica)
 # --------------------------------------------------------------------------
 class DepthFluctuation(_Model):
-    """One (depth, width) of a fluctuation run."""
+    """One (depth, width) of a fluctuation run (Hanin & Nica 2019)."""
 
     depth: int
     width: int
     beta: float = Field(description="beta = sum_l 1/n_l over hidden layers")
     seeds: int
+    ntk_diagonal_mean: float | None = Field(description="mean of K(x, x) over seeds and probes")
+    ntk_diagonal_mean_stderr: float | None
+    exact_ntk_diagonal_mean: float | None = Field(description="exact finite-width E[K(x, x)]")
+    analytic_ntk_diagonal: float | None = Field(description="infinite-width Theta(x, x)")
     ratio: float | None = Field(description="E[K^2]/E[K]^2 of the on-diagonal NTK")
-    ratio_low: float | None
+    ratio_low: float | None = Field(description="bootstrap interval over seeds, lower end")
     ratio_high: float | None
-    exp_5beta: float = Field(description="Hanin-Nica prediction exp(5 beta)")
+    exp_5beta: float | None = Field(description="Hanin-Nica prediction exp(5 beta)")
+    small_beta_log_ratio: float | None = Field(
+        description="first-order (small beta) prediction of log(E[K^2]/E[K]^2)"
+    )
     log_ratio_over_beta: float | None = Field(description="log(ratio)/beta (Hanin-Nica: ~5)")
     profile_spread: float | None = Field(
-        description="median over angles of the seed standard deviation / mean of the profile"
+        description="median over angles of the seed std / |mean| of the profile K(x0, x)"
     )
-    first_step_change: float | None = Field(description="E[dK]/E[K] after the first step")
-    drift: float | None = Field(description="relative kernel drift at the last step")
+    first_step_change: float | None = Field(description="E[dK]/E[K] after one step on x0")
+    first_step_change_low: float | None
+    first_step_change_high: float | None
+    first_step_prediction: float | None = Field(description="(d beta / n0) exp(5 beta)")
+    drift: Stat | None = Field(
+        default=None, description="||K_T - K_0||_F / ||K_0||_F after training (runs with steps)"
+    )
 
 
 class FluctuationReport(_ReportBase):
     """Finite-width fluctuations of the NTK against the Hanin–Nica exp(5β) law."""
 
     report_type: Literal["fluctuation"] = "fluctuation"
+    steps: int = Field(description="training steps of the drift measurement (0: none)")
     cells: list[DepthFluctuation]
     fitted_coefficient: float | None = Field(
         description="least-squares c of log(ratio) = c beta over all cells (Hanin-Nica: 5)"
+    )
+    covered: int = Field(description="cells whose bootstrap interval contains exp(5 beta)")
+    drift_beta_spearman: float | None = Field(
+        default=None, description="Spearman rho between beta and the median drift"
     )
 
 
