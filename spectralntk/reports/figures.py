@@ -154,7 +154,8 @@ def mode_decay(report: Any, ds: Any) -> Any:
     flow = mode_fractions(ds, "flow_residual") if "flow_residual_cos" in ds else None
     ncols = min(4, len(ks))
     nrows = math.ceil(len(ks) / ncols)
-    fig, axes = _figure(nrows, ncols, 2.4, 2.0)
+    big = len(ks) <= 2  # one or two panels: room for the legend
+    fig, axes = _figure(nrows, ncols, 3.6 if big else 2.4, 2.8 if big else 2.0)
     colors = _palette(ds.sizes["width"])
     for i, k in enumerate(ks):
         ax = axes[i // ncols, i % ncols]
@@ -182,7 +183,7 @@ def mode_decay(report: Any, ds: Any) -> Any:
             ax.set_xlabel(axis_label(ds, "step"))
     for i in range(len(ks), nrows * ncols):
         axes[i // ncols, i % ncols].set_visible(False)
-    axes[0, 0].legend(loc="lower left", title="measured; -- discrete, : flow")
+    axes[0, 0].legend(loc="lower left", title="measured (solid)\ndiscrete (--), flow (:)")
     return fig
 
 
@@ -429,13 +430,21 @@ def spectrum(report: Any, ds: Any) -> Any:
                     )
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_title(f"{kernel.upper()}, depth {depth}")
-            if r == 1:
-                ax.set_xlabel(axis_label(ds, "frequency"))
-            if i == 0:
-                ax.set_ylabel(axis_label(ds, f"{kernel}_eigenvalue"), fontsize=6)
-            ax.legend(loc="lower left")
+            _grid_labels(ax, ds, (r, i), (kernel, int(depth)), ("frequency", "eigenvalue"))
     return fig
+
+
+def _grid_labels(
+    ax: Any, ds: Any, where: tuple[int, int], what: tuple[str, int], names: tuple[str, str]
+) -> None:
+    """Title, outer axis labels and legend of panel (row, col) of a kernel × depth grid."""
+    (row, col), (kernel, depth), (x_name, y_suffix) = where, what, names
+    ax.set_title(f"{kernel.upper()}, depth {depth}")
+    if row == 1:
+        ax.set_xlabel(axis_label(ds, x_name))
+    if col == 0:
+        ax.set_ylabel(axis_label(ds, f"{kernel}_{y_suffix}"), fontsize=7)
+    ax.legend(loc="lower left" if x_name == "frequency" else "upper right")
 
 
 def _spectrum_profiles(report: Any, ds: Any) -> Any:
@@ -454,12 +463,7 @@ def _spectrum_profiles(report: Any, ds: Any) -> Any:
             if emp is not None:
                 for j, width in enumerate(ds["width"].values):
                     _band(ax, x, emp[i, j], colors[j], f"n = {width}", linewidth=0.9)
-            ax.set_title(f"{kernel.upper()}, depth {depth}")
-            if r == 1:
-                ax.set_xlabel(axis_label(ds, "angle"))
-            if i == 0:
-                ax.set_ylabel(axis_label(ds, f"{kernel}_profile"), fontsize=7)
-            ax.legend(loc="upper right")
+            _grid_labels(ax, ds, (r, i), (kernel, int(depth)), ("angle", "profile"))
     return fig
 
 

@@ -227,15 +227,16 @@ def _beta_axes(ds: Any, width: float = 4.2) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _cells_errorbar(ax: Any, report: Any, value: str, low: str, high: str) -> None:
+def _cells_errorbar(ax: Any, report: Any, triple: Any) -> None:
+    """One marker per cell at (β, value) with its interval; ``triple(cell)`` gives
+    (value, low, high), None where missing. Colour: depth; marker: width."""
     depths = sorted({c.depth for c in report.cells})
     widths = sorted({c.width for c in report.cells})
     colors = _figs._palette(len(depths))
     for c in report.cells:
-        v = getattr(c, value)
+        v, lo, hi = triple(c)
         if v is None:
             continue
-        lo, hi = getattr(c, low), getattr(c, high)
         err = [[v - lo if lo is not None else 0.0], [hi - v if hi is not None else 0.0]]
         ax.errorbar(
             [c.beta],
@@ -256,7 +257,7 @@ def _cells_errorbar(ax: Any, report: Any, value: str, low: str, high: str) -> No
 def ratio_vs_beta(report: Any, ds: Any) -> Any:
     """E[K²]/E[K]² against β with exp(5β) (Hanin & Nica 2019, Thm 1)."""
     fig, ax = _beta_axes(ds)
-    _cells_errorbar(ax, report, "ratio", "ratio_low", "ratio_high")
+    _cells_errorbar(ax, report, lambda c: (c.ratio, c.ratio_low, c.ratio_high))
     betas = np.array([c.beta for c in report.cells])
     grid = np.linspace(0, betas.max() * 1.05, 100)
     ax.plot(grid, np.exp(5 * grid), color="black", linewidth=1.0, label="exp(5β)")
@@ -274,7 +275,9 @@ def first_step_vs_beta(report: Any, ds: Any) -> Any:
     """First-step relative change against β with the (dβ/n0)·exp(5β) scaling."""
     fig, ax = _beta_axes(ds)
     _cells_errorbar(
-        ax, report, "first_step_change", "first_step_change_low", "first_step_change_high"
+        ax,
+        report,
+        lambda c: (c.first_step_change, c.first_step_change_low, c.first_step_change_high),
     )
     pred = [
         (c.beta, c.first_step_prediction)
@@ -296,28 +299,12 @@ def first_step_vs_beta(report: Any, ds: Any) -> Any:
 def drift_vs_beta(report: Any, ds: Any) -> Any:
     """Kernel drift after training against β (median and IQR over seeds)."""
     fig, ax = _beta_axes(ds)
-    depths = sorted({c.depth for c in report.cells})
-    colors = _figs._palette(len(depths))
-    widths = sorted({c.width for c in report.cells})
-    for c in report.cells:
+
+    def triple(c: Any) -> tuple[float | None, float | None, float | None]:
         s = c.drift
-        if s is None or s.median is None:
-            continue
-        err = [
-            [s.median - (s.q25 if s.q25 is not None else s.median)],
-            [(s.q75 if s.q75 is not None else s.median) - s.median],
-        ]
-        ax.errorbar(
-            [c.beta],
-            [s.median],
-            yerr=err,
-            fmt=_MARKERS[widths.index(c.width) % 8],
-            color=colors[depths.index(c.depth)],
-            markersize=5,
-            capsize=2,
-        )
-    for d, depth in enumerate(depths):
-        ax.plot([], [], "o", color=colors[d], label=f"depth {depth}")
+        return (None, None, None) if s is None else (s.median, s.q25, s.q75)
+
+    _cells_errorbar(ax, report, triple)
     ax.set_ylabel(_figs.axis_label(ds, "training_kernel_drift"))
     ax.legend(loc="upper left")
     return fig
