@@ -28,7 +28,7 @@ FloatArray = NDArray[np.float64]
 
 #: Resolution of the PNG files (small: the gallery is committed).
 DPI = 80
-_RC = {
+_RC: dict[str, Any] = {
     "svg.hashsalt": "spectralntk",
     "svg.fonttype": "none",
     "path.simplify": True,
@@ -57,7 +57,7 @@ def _style() -> Iterator[None]:
     import seaborn as sns
 
     with mpl.rc_context(), sns.axes_style("whitegrid"), sns.plotting_context("paper"):
-        mpl.rcParams.update(_RC)
+        mpl.rcParams.update(_RC)  # type: ignore[arg-type]
         yield
 
 

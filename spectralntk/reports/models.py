@@ -92,7 +92,7 @@ class FigureRef(_Model):
 
 
 class _ReportBase(_Model):
-    schema_version: Literal[1] = REPORT_SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # REPORT_SCHEMA_VERSION
     title: str
     provenance: Provenance
     verdicts: list[str] = Field(description="findings stated with their numbers")

@@ -14,7 +14,7 @@ Nica 2019).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,7 +31,7 @@ __all__ = ["LOW_FREQUENCIES", "spectrum_report"]
 
 #: Frequencies k ≤ this summarise the empirical spectra (where the kernels carry weight).
 LOW_FREQUENCIES = 16
-KERNELS = ("ntk", "nngp")
+KERNELS: tuple[Literal["ntk"], Literal["nngp"]] = ("ntk", "nngp")
 _LABEL = {"ntk": "NTK", "nngp": "NNGP"}
 
 
