@@ -232,6 +232,7 @@ def test_exact_geometric_decay_is_measured_at_the_predicted_step(convergence) ->
         assert row.measured_steps.q25 == row.measured_steps.q75 == row.predicted_steps_discrete
         assert row.seeds_reached == row.seeds == len(SEEDS)
         assert row.predicted_steps_discrete < t_end
+        assert row.predicted_steps_curve == row.predicted_steps_discrete  # grid: the same
         assert row.curve_gap == pytest.approx(0.0, abs=1e-12)
         # share left at T: (1 − x)^T, measured and predicted alike
         left = (1 - row.rate) ** t_end
@@ -246,6 +247,7 @@ def test_unlearned_mode_reads_not_reached(convergence) -> None:  # type: ignore[
         assert row.measured_steps.median is None
         assert row.seeds_reached == 0
         assert row.predicted_steps_discrete > convergence.steps
+        assert row.predicted_steps_curve is None
         assert row.exponent_at_end < math.log(10)
     text = render_markdown(convergence)
     assert "not reached" in text

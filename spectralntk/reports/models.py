@@ -161,11 +161,19 @@ class FrequencyRow(_Model):
         description="mu_k: Rayleigh quotient of the unit frequency-k vectors (cos, sin averaged) "
         "of the analytic NTK Gram on the training points"
     )
-    rate: float | None = Field(description="x_k = c eta mu_k, the per-step decay rate")
+    rate: float | None = Field(
+        description="x_k = c eta mu_k, the per-step decay rate (grid inputs; on other inputs "
+        "mu_k is replaced by its continuum value N lambda_k)"
+    )
     predicted_steps_discrete: float | None = Field(
         description="least t with |1 - x_k|^t <= 0.1 (None: never)"
     )
     predicted_steps_flow: float | None = Field(description="ln(10)/x_k (None: never)")
+    predicted_steps_curve: float | None = Field(
+        description="median over seeds of the steps to 10 % of the run's own discrete "
+        "prediction (each seed's initial residual through (I - c eta K)^t; on non-grid "
+        "inputs the modes mix); None when not within the run's steps"
+    )
     measured_steps: Stat = Field(
         description="steps until the mode's amplitude is <= 0.1 of its start, over seeds; "
         "median None means not reached by the median seed"
@@ -178,6 +186,10 @@ class FrequencyRow(_Model):
     predicted_fraction_flow: float | None
     measured_fraction: Stat = Field(description="amplitude at the last step / start")
     exponent_at_end: float | None = Field(description="x_k T: the mode is out of reach if small")
+    analytic_exponent_at_end: float | None = Field(
+        description="c eta N lambda_k T: the same with mu_k replaced by its continuum value "
+        "N lambda_k (the 'eta lambda_k t' of the kernel regime; e^-that is the share left)"
+    )
     curve_gap: float | None = Field(
         description="median over seeds of max_t |measured - predicted| amplitude / start"
     )

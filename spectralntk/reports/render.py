@@ -47,11 +47,13 @@ def _convergence_tables(report: Any) -> list[Table]:
         "cημ_k",
         "pred. steps (GD)",
         "pred. steps (flow)",
+        "pred. steps (run's curve)",
         "measured steps: median [IQR]",
         "reached",
         "left at T: pred. GD / flow",
         "left at T: measured [IQR]",
         "cημ_k·T",
+        "cηNλ_k·T",
         "curve gap",
     ]
     rows = [
@@ -64,11 +66,13 @@ def _convergence_tables(report: Any) -> list[Table]:
             _g(r.rate, ".2e"),
             _steps(r.predicted_steps_discrete),
             _steps(r.predicted_steps_flow),
+            _steps(r.predicted_steps_curve),
             _iqr(r.measured_steps, _steps),
             f"{r.seeds_reached}/{r.seeds}",
             f"{_g(r.predicted_fraction_discrete)} / {_g(r.predicted_fraction_flow)}",
             _iqr(r.measured_fraction, _g),
             _g(r.exponent_at_end),
+            _g(r.analytic_exponent_at_end),
             _g(r.curve_gap),
         ]
         for r in report.rows
