@@ -4,7 +4,8 @@ Each figure a report lists (:class:`~spectralntk.reports.models.FigureRef`) is d
 the function of the same name here from the report and the run Dataset it was built from.
 Figures are drawn on :class:`matplotlib.figure.Figure` objects with an Agg canvas (no
 pyplot, no global backend switch) and saved deterministically: no dates or software
-versions in the metadata, a fixed SVG hash salt, so the same run gives the same bytes.
+versions in the metadata, a fixed SVG hash salt, so the same run gives the same bytes. PNGs
+are re-encoded with a 256-colour palette (Pillow) to keep committed reports small.
 Axis labels come from the variables' ``long_name`` and ``units``.
 """
 
@@ -534,6 +535,16 @@ def register(name: str) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, 
     return add
 
 
+def _compact_png(path: Path) -> None:
+    """Re-encode a PNG with a 256-colour palette (about 3× smaller; deterministic)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        palette = image.convert("RGB").quantize(colors=256)
+    palette.save(path, format="PNG", optimize=True)
+
+
 def _thin_log_ticks(fig: Any) -> None:
     """No minor ticks on log axes spanning over two decades (unlabelled, slow to lay out)."""
     from matplotlib.ticker import NullLocator
@@ -574,6 +585,7 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
             png = root / ref.png
             png.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(png, dpi=DPI, metadata=_PNG_META)
+            _compact_png(png)
             written.append(png)
             if svg:
                 fig.savefig(root / ref.svg, metadata=_SVG_META)
