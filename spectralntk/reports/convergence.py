@@ -403,9 +403,12 @@ def _figures(ds: Any, freqs: list[int]) -> list[FigureRef]:
         out.append(
             figure(
                 "ntk_spectrum",
-                "Analytic NTK eigenvalues λ_k with the fitted power law, and the empirical "
+                "Analytic NTK eigenvalues λ_k with the fitted power law, the analytic Gram's "
+                "Rayleigh quotients on the run's training points (dotted), and the empirical "
                 "NTK's Rayleigh quotients per frequency at step 0 and at the last step "
-                "(median and 10–90 % band over seeds) per width.",
+                "(median and 10–90 % band over seeds) per width. On inputs other than a grid "
+                "the sampled waves are not orthogonal and the quotients level off at a floor "
+                "above λ_k.",
             )
         )
     if "empirical_ntk_profile" in names and np.isfinite(ds["empirical_ntk_profile"].values).any():

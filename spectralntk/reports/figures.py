@@ -252,7 +252,7 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel(axis_label(ds, "frequency"))
     ax.set_ylabel(f"steps until the mode is at {report.fraction:g} of its start")
-    ax.legend(loc="upper left")
+    ax.legend(loc="best")
     return fig
 
 
@@ -279,10 +279,11 @@ def _loglog(ax: Any, k: FloatArray, values: FloatArray, **kw: Any) -> None:
 
 def ntk_spectrum(report: Any, ds: Any) -> Any:
     """Analytic λ_k with its fit, and empirical Rayleigh quotients at step 0 and T."""
-    from spectralntk.reports.convergence import analytic_eigenvalues
+    from spectralntk.reports.convergence import analytic_eigenvalues, train_eigenvalues
 
     k_max = ds.sizes["frequency"] - 1
     lam = analytic_eigenvalues(ds, k_max)[0]
+    same_points = train_eigenvalues(ds)[0] / ds.sizes["sample"]
     k = np.arange(1, k_max + 1, dtype=float)
     ray = ds["empirical_ntk_rayleigh"].values  # (W, S, C, F)
     checkpoints = ds["checkpoint"].values
@@ -291,6 +292,15 @@ def ntk_spectrum(report: Any, ds: Any) -> Any:
     for col, (c, when) in enumerate(((0, "step 0"), (-1, f"step {checkpoints[-1]}"))):
         ax = axes[0, col]
         _loglog(ax, k, lam[1:], color="black", linewidth=1.4, label="analytic λ_k")
+        _loglog(
+            ax,
+            k,
+            same_points[1:],
+            color="black",
+            linestyle=":",
+            linewidth=1.0,
+            label="analytic Gram, same points",
+        )
         _power_law(ax, lam)
         for j, width in enumerate(ds["width"].values):
             values = ray[j, :, c, 1:]
