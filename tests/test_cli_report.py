@@ -61,9 +61,10 @@ def test_report_folder_for_every_run_type(
     out = tmp_path / "rep"
     result = invoke("report", str(runs[kind]), "--out", str(out), "--no-svg")
     assert result.exit_code == 0, (result.output, result.exception)
-    assert stdout_of(result).strip() == f"Wrote {out.absolute()}"
+    assert stdout_of(result).strip().splitlines()[-1] == f"Wrote {out.absolute()}"
     assert entries(out) == sorted([*REPORT_FILES, "figures"])
     report = load_report((out / "report.json").read_text())
+    assert stdout_of(result).splitlines()[:2] == [report.title, f"- {report.verdicts[0]}"]
     assert report.report_type == report_type
     assert report.provenance.source == runs[kind].name
     for fig in report.figures:

@@ -56,6 +56,7 @@ def report_cli(
     ] = Format.FOLDER,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
     svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = True,
+    quiet: Annotated[bool, typer.Option(help="Print only the written folder.")] = False,
 ) -> None:
     """Per-frequency report of a run: Markdown, HTML, JSON, figures (type chosen from the run)."""
     from spectralntk.reports.write import check_report_folder
@@ -79,6 +80,10 @@ def report_cli(
         from spectralntk.reports.write import write_report
 
         written = write_report(report, ds, dest, overwrite=overwrite, svg=svg)
+    if not quiet:
+        typer.echo(report.title)
+        for line in report.verdicts:
+            typer.echo(f"- {line}")
     typer.echo(f"Wrote {written}")
 
 
