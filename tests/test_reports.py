@@ -260,6 +260,7 @@ def test_order_verdict_and_width_statistics(convergence) -> None:  # type: ignor
     for j, summary in enumerate(convergence.widths):
         # the steps grow with k and the unlearned k = 6 ranks last: ρ = 1
         assert summary.spearman_rho == pytest.approx(1.0)
+        assert summary.spearman_rho_left == pytest.approx(1.0)  # more is left of higher k
         rel = 0.1 * (j + 1) + 0.01 * np.arange(len(SEEDS))
         assert summary.relative_error.median == pytest.approx(np.median(rel))
         assert summary.relative_error.q25 == pytest.approx(np.quantile(rel, 0.25))

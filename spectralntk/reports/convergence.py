@@ -234,13 +234,18 @@ def _verdicts(
                 f"{_fmt_steps(r.predicted_steps_discrete)})."
             )
             continue
-        if s.spearman_rho is None:
+        if s.spearman_rho is not None and reached >= 2:
+            rho, what = s.spearman_rho, "measured steps to 10 %"
+            detail = f"{reached} reached 10 % by step {steps:,}; the others rank last"
+        elif s.spearman_rho_left is not None:
+            rho, what = s.spearman_rho_left, f"share of the mode left at step {steps:,}"
+            detail = f"{reached} reached 10 %, so ranked by what is left"
+        else:
             out.append(
                 f"n = {s.width}: the order of learning cannot be ranked ({reached} of "
                 f"{len(rows)} target frequencies reached 10 % by step {steps:,})."
             )
             continue
-        rho = s.spearman_rho
         word = (
             "in order of frequency"
             if rho >= 0.8
@@ -249,9 +254,8 @@ def _verdicts(
             else "not in order of frequency"
         )
         out.append(
-            f"n = {s.width}: modes are learned {word}: Spearman ρ(k, measured steps) = "
-            f"{rho:.2f} over {len(rows)} target frequencies ({reached} reached 10 % by step "
-            f"{steps:,}; the others rank last)."
+            f"n = {s.width}: modes are learned {word}: Spearman ρ(k, {what}) = "
+            f"{rho:.2f} over {len(rows)} target frequencies ({detail})."
         )
     # 2. out of reach, and why
     ks = sorted({r.frequency for r in report_rows})
@@ -536,6 +540,14 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                     [
                         math.inf if r.measured_steps.median is None else r.measured_steps.median
                         for r in width_rows
+                    ],
+                ),
+                spearman_rho_left=_spearman(
+                    [r.frequency for r in width_rows if r.measured_fraction.median is not None],
+                    [
+                        r.measured_fraction.median
+                        for r in width_rows
+                        if r.measured_fraction.median is not None
                     ],
                 ),
                 stability_limit=num(ds["stability_limit"].values[j])

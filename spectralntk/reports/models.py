@@ -208,6 +208,9 @@ class WidthSummary(_Model):
     spearman_rho: float | None = Field(
         description="Spearman rho between k and measured steps (not reached ranks last)"
     )
+    spearman_rho_left: float | None = Field(
+        description="Spearman rho between k and the measured share of the mode left at T"
+    )
     stability_limit: float | None
 
 

@@ -86,6 +86,7 @@ def _convergence_tables(report: Any) -> list[Table]:
         "kernel drift",
         "max curve gap",
         "Spearman ρ(k, steps)",
+        "ρ(k, left at T)",
         "η_max",
     ]
     width_rows = [
@@ -98,6 +99,7 @@ def _convergence_tables(report: Any) -> list[Table]:
             _iqr(w.kernel_drift, _g),
             _g(w.max_curve_gap),
             _g(w.spearman_rho, ".2f"),
+            _g(w.spearman_rho_left, ".2f"),
             _g(w.stability_limit),
         ]
         for w in report.widths
