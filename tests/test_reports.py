@@ -267,7 +267,7 @@ def test_order_verdict_and_width_statistics(convergence) -> None:  # type: ignor
         assert summary.kernel_drift.median == pytest.approx(0.02 / (j + 1))
         assert summary.diverged_seeds == 0
     assert any(
-        "in order of frequency: Spearman ρ(k, measured steps) = 1.00" in v
+        "in order of frequency: Spearman ρ(k, measured steps to 10 %) = 1.00" in v
         for v in convergence.verdicts
     )
     assert any(v.startswith("RelErr") and "rises with width" in v for v in convergence.verdicts)
