@@ -228,10 +228,16 @@ def _verdicts(
                 if r.measured_steps.median is not None
                 else f"does not reach 10 % by step {steps:,}"
             )
+            curve = (
+                f"reaches it at step {r.predicted_steps_curve:,.0f}"
+                if r.predicted_steps_curve is not None
+                else f"does not reach it by step {steps:,}"
+            )
             out.append(
                 f"n = {s.width}: the one target frequency k = {r.frequency} {when} (median over "
-                f"{r.seeds} seeds; the kernel regime predicts step "
-                f"{_fmt_steps(r.predicted_steps_discrete)})."
+                f"{r.seeds} seeds); the run's kernel-regime prediction (I − cηK)^t {curve}, "
+                f"the closed form (1 − cημ_k)^t at step "
+                f"{_fmt_steps(r.predicted_steps_discrete)}."
             )
             continue
         if s.spearman_rho is not None and reached >= 2:
