@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spectralntk.config import NetworkConfig
+from spectralntk.config import NetworkConfig, check_fields
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 from spectralntk.fluctuations import as_probe_angles
 from spectralntk.targets import Target, make_target
@@ -203,11 +203,7 @@ class FluctuationConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FluctuationConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the key."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in names:
-                raise parameter_error("config", f"a mapping with keys in {sorted(names)}", key)
-        values = dict(data)
+        values = check_fields(cls, data)
         if "target" in values:
             values["target"] = Target.from_dict(values["target"])
         for key in ("depths", "widths", "seeds"):
