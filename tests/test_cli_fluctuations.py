@@ -16,6 +16,7 @@ from test_cli import assert_one_error_line, flat, invoke, no_run_files, stdout_o
 from spectralntk import load
 from spectralntk.store.schema import read_config
 
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run inside ``tmp_path`` so that default outputs land there."""
