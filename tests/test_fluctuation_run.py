@@ -76,8 +76,12 @@ def test_probe_statistics_are_rotation_invariant_in_law() -> None:
 def test_progress_reports_every_batch(run) -> None:  # type: ignore[no-untyped-def]
     _, calls = run
     assert calls[0][:2] == (0, 4)
-    assert [c[0] for c in calls[1:]] == [1, 2, 3, 4]
+    finished = [c for c in calls[1:] if not c[2].endswith("training")]
+    assert [c[0] for c in finished] == [1, 2, 3, 4]  # one batch per (depth, width) here
+    assert all(c[1] == 4 for c in calls)
     assert calls[-1][2] == "depth 3 width 16"
+    # with --steps each batch announces its training before it starts
+    assert [c[2] for c in calls[1:3]] == ["depth 2 width 8: training", "depth 2 width 8"]
 
 
 def test_seed_batches_give_identical_results() -> None:

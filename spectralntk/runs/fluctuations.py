@@ -299,7 +299,11 @@ def _summaries(
     from spectralntk.fluctuations import bootstrap_interval, normalized_second_moment
 
     s = diag.shape[0]
-    boot = {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "seed": cfg.bootstrap_seed}
+    boot: dict[str, Any] = {
+        "resamples": cfg.bootstrap,
+        "confidence": cfg.confidence,
+        "seed": cfg.bootstrap_seed,
+    }
     ratio = float(normalized_second_moment(diag))
     low, high = bootstrap_interval(lambda b: normalized_second_moment(b, axis=(1, 2)), diag, **boot)
     profile_mean = row.mean(axis=0)
@@ -367,12 +371,9 @@ def fluctuations(
     )
     from spectralntk.kernels.recursion import kernel_matrix
     from spectralntk.nn.device import resolve_device, resolve_dtype
-    from spectralntk.nn.empirical_ntk import empirical_kernel
     from spectralntk.nn.mlp import init_mlp
     from spectralntk.nn.ntk_diagonal import ntk_diagonal, single_example_step
-    from spectralntk.nn.training import gradient_descent
     from spectralntk.runs.training import training_inputs
-    from spectralntk.spectral.gram import relative_distance
 
     cfg = config
     torch_dtype, dev = resolve_dtype(dtype), resolve_device(device)
@@ -475,19 +476,9 @@ def fluctuations(
                 )
                 arrays["first_step_residual"][i, j, sl] = residual.double().cpu().numpy()
                 if training:
-                    _train(
-                        arrays,
-                        (i, j, sl),
-                        net,
-                        xt,
-                        yt,
-                        cfg,
-                        lr,
-                        torch,
-                        empirical_kernel,
-                        gradient_descent,
-                        relative_distance,
-                    )
+                    if on_progress is not None:
+                        on_progress(done, total, f"depth {depth} width {width}: training")
+                    _train(arrays, (i, j, sl), net, xt, yt, cfg, lr)
                 del net
                 done += 1
                 if on_progress is not None:
@@ -511,12 +502,14 @@ def _train(
     yt: Any,
     cfg: FluctuationConfig,
     lr: float,
-    torch: Any,
-    empirical_kernel: Any,
-    gradient_descent: Any,
-    relative_distance: Any,
 ) -> None:
     """Train one batch of seeds for ``cfg.steps`` steps; record drift and spectra."""
+    import torch
+
+    from spectralntk.nn.empirical_ntk import empirical_kernel
+    from spectralntk.nn.training import gradient_descent
+    from spectralntk.spectral.gram import relative_distance
+
     i, j, sl = where
     n = xt.shape[0]
     with torch.no_grad():
