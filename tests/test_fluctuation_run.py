@@ -155,3 +155,17 @@ def test_bad_configuration_names_the_parameter(changes: dict, param: str) -> Non
         FluctuationConfig(**kwargs)  # type: ignore[arg-type]
     assert info.value.parameter == param
     assert f"'{param}' parameter" in str(info.value)
+
+
+def test_first_step_change_is_reported_per_unit_step() -> None:
+    cfg = FluctuationConfig(
+        depths=(2,), widths=(8,), seeds=(0, 1, 2), probes=3, bootstrap=20, first_step_size=0.25
+    )
+    a = fluctuations(cfg).arrays
+    k, change = a["ntk_diagonal"][0, 0], a["first_step_ntk_diagonal_change"][0, 0]
+    assert a["first_step_relative_change"][0, 0] == pytest.approx(
+        change[:, 0].mean() / k[:, 0].mean() / 0.25
+    )
+    assert a["first_step_learning_rate"][0, 0] == pytest.approx(
+        0.25 / a["analytic_ntk_diagonal"][0, 0]
+    )
