@@ -15,7 +15,9 @@ from test_store import _KNOWN_CHECKER_FALSE_POSITIVES, _checker_results
 
 from spectralntk.errors import ParameterError
 from spectralntk.fluctuations import exact_mean_ntk_diagonal, normalized_second_moment
+from spectralntk.kernels.recursion import kernel_matrix
 from spectralntk.runs.fluctuations import FluctuationConfig, fluctuations
+from spectralntk.runs.training import training_inputs
 from spectralntk.store import load, save
 from spectralntk.store.schema import FLUCTUATION, VARIABLES, read_config
 
@@ -59,6 +61,19 @@ def test_statistics_follow_from_the_stored_samples(run) -> None:  # type: ignore
             )
             drift = a["training_kernel_drift"][i, j]
             assert np.all(np.isfinite(drift)) and np.all(drift > 0)
+            # η = 0.5·2/(c·μ_max) of the analytic Gram (c = 2/N for the mean loss): stable,
+            # so the loss goes down
+            x_train, _, _ = training_inputs(result.config.training(width))
+            mu_max = np.linalg.eigvalsh(kernel_matrix(cfg, x_train).ntk)[-1]
+            assert a["training_learning_rate"][i, j] == pytest.approx(12 / (2 * mu_max))
+            assert np.all(a["training_diverged_step"][i, j] == -1)
+            assert np.all(a["training_loss_final"][i, j] < a["training_loss_initial"][i, j])
+            e0 = a["training_ntk_eigenvalue_initial"][i, j]
+            assert np.all(np.diff(e0, axis=-1) <= 1e-12)  # descending
+            np.testing.assert_allclose(
+                a["training_top_eigenvalue_change"][i, j],
+                a["training_ntk_eigenvalue_final"][i, j][:, 0] / e0[:, 0] - 1.0,
+            )
 
 
 def test_probe_statistics_are_rotation_invariant_in_law() -> None:
