@@ -19,6 +19,7 @@ from spectralntk.store.schema import read_config
 
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run inside ``tmp_path`` so that default outputs land there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
