@@ -5,7 +5,8 @@ Per (depth, width), from the run's variables (``spectralntk fluctuations``):
 bootstrap interval against Hanin & Nica's (2019) exp(5β) and the first-order prediction;
 the mean K(x, x) against its exact finite-width value and the infinite-width Θ(x, x);
 the seed spread of the profile K(x0, x(γ)) (median over angles of std/|mean|); the
-relative change E[ΔK]/E[K] after one step on x0 against (dβ/n0)·exp(5β); with training
+relative change E[ΔK]/E[K] after one step on x0 (per unit η·Θ(x0, x0), as the run stores it)
+against (dβ/n0)·exp(5β); with training
 steps, the kernel drift ‖K_T − K_0‖_F/‖K_0‖_F (median and IQR over seeds).
 
 Report-wide: the least-squares c of log(E[K²]/E[K]²) = c·β over the cells (Hanin–Nica:
@@ -60,7 +61,8 @@ def _verdicts(
     if steps_ok:
         ratios = [x.first_step_change / x.first_step_prediction for x in steps_ok]  # type: ignore[operator]
         out.append(
-            "First-step change E[ΔK]/E[K] over the Hanin–Nica scaling (dβ/n0)·exp(5β): "
+            "First-step change E[ΔK]/E[K] (per unit η·Θ(x0, x0)) over the Hanin–Nica scaling "
+            "(dβ/n0)·exp(5β): "
             f"median {np.median(ratios):.3g} (range {min(ratios):.3g} … {max(ratios):.3g}) "
             f"over {len(steps_ok)} cells; a constant ratio means the scaling holds."
         )
@@ -97,7 +99,8 @@ def _figures(ds: Any) -> list[FigureRef]:
         ),
         figure(
             "first_step_vs_beta",
-            "Relative change E[ΔK]/E[K] after one gradient step on x0 against β, with "
+            "Relative change E[ΔK]/E[K] after one gradient step on x0 (per unit η·Θ(x0, x0)) "
+            "against β, with "
             "bootstrap intervals, and the Hanin–Nica scaling (dβ/n0)·exp(5β) (open markers).",
         ),
         figure(
@@ -261,10 +264,6 @@ def ratio_vs_beta(report: Any, ds: Any) -> Any:
     betas = np.array([c.beta for c in report.cells])
     grid = np.linspace(0, betas.max() * 1.05, 100)
     ax.plot(grid, np.exp(5 * grid), color="black", linewidth=1.0, label="exp(5β)")
-    ax.set_yscale("log")
-    from matplotlib.ticker import ScalarFormatter
-
-    ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.set_ylabel(_figs.axis_label(ds, "normalized_second_moment"))
     ax.legend(loc="upper left")
     return fig

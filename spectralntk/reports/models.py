@@ -255,7 +255,9 @@ class DepthFluctuation(_Model):
     profile_spread: float | None = Field(
         description="median over angles of the seed std / |mean| of the profile K(x0, x)"
     )
-    first_step_change: float | None = Field(description="E[dK]/E[K] after one step on x0")
+    first_step_change: float | None = Field(
+        description="E[dK]/E[K] after one step on x0, per unit eta Theta(x0, x0)"
+    )
     first_step_change_low: float | None
     first_step_change_high: float | None
     first_step_prediction: float | None = Field(description="(d beta / n0) exp(5 beta)")

@@ -258,7 +258,7 @@ def _fluctuation_tables(report: Any) -> list[Table]:
                 "E[K(x,x)] ± s.e.",
                 "exact E[K]",
                 "Θ(x,x), n → ∞",
-                "first-step ΔK/K [bootstrap]",
+                "first-step ΔK/K per ηΘ [bootstrap]",
                 "(dβ/n0)·exp(5β)",
                 f"drift after {report.steps:,} steps [IQR]",
             ],
