@@ -250,6 +250,10 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
     ax.set_xlim(min(ks_all) / 1.5, max(ks_all) * 1.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xticks(ks_all, [str(k) for k in ks_all])  # the target frequencies themselves
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(axis_label(ds, "frequency"))
     ax.set_ylabel(f"steps until the mode is at {report.fraction:g} of its start")
     ax.legend(loc="best")
