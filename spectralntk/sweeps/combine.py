@@ -1,0 +1,315 @@
+"""A sweep folder as one lazily combined, labelled :class:`xarray.Dataset`.
+
+:func:`open_sweep` opens every run file of a sweep with Dask chunks (nothing is
+read until used), joins the tasks of one grid point along ``width`` (and
+``seed``) into exactly the dataset ``train`` writes for that point, and stacks
+the points along one new dimension per varied axis (``lr``, ``loss``, ``depth``,
+…), before the run's own dimensions. So a variable ``residual_cos`` of a run,
+``(width, seed, step, frequency)``, is ``(lr, depth, width, seed, step,
+frequency)`` in a sweep over ``lr`` and ``depth``.
+
+Alignment. Where an axis changes a dimension's labels (``steps``,
+``record_every``, ``checkpoint_steps``, ``max_frequency``, ``points``,
+``eval_points``), the combined view has the union of the labels and NaN where a
+point has no value (an outer join: steps, checkpoints, frequencies and angles
+are labels that mean the same in every run; ``sample``/``eigenmode``/``rank``
+are indices, so a sweep over ``points`` is best read point by point with
+:func:`sweep_points`). Points (or widths) without a finished run (failed, not
+run yet) are NaN as well; integer variables (``diverged_step``, ``diverged``)
+become float64 when any NaN is needed.
+
+Added variables over the sweep dimensions (and ``width``): ``run_status``
+(int8 flags finished / diverged / pending / failed) and ``run_attrs`` (the
+point's global attributes as JSON: its ``spectralntk_config``, ``depth``,
+``loss_convention``, …). Global attributes: those of the runs that are the same
+at every point, ``spectralntk_sweep_dims`` (the sweep dimensions, space
+separated; :func:`spectralntk.store.schema.validate` accepts these leading
+dimensions), ``spectralntk_sweep_name`` and ``spectralntk_config`` of the first
+point.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectralntk.store import schema
+from spectralntk.sweeps.execute import DONE, SweepError, read_index
+
+__all__ = ["ATTR_SWEEP_DIMS", "STATUS_FLAGS", "open_sweep", "sweep_points"]
+
+ATTR_SWEEP_DIMS = schema.ATTR_SWEEP_DIMS
+ATTR_SWEEP_NAME = "spectralntk_sweep_name"
+#: Outcomes in increasing severity (a point's width shows the worst of its tasks).
+STATUS_FLAGS = ("finished", "diverged", "pending", "failed")
+
+#: Dimension names of axes whose setting name is a variable of the run already.
+DIM_NAMES = {"loss": "loss_convention", "frequency": "target_frequency"}
+
+#: long_name and units of sweep axes that are not registered variables.
+AXIS_ATTRS: dict[str, tuple[str, str]] = {
+    "lr": ("learning rate eta", "1"),
+    "loss_convention": ("loss convention of the run", "1"),
+    "target_frequency": ("frequency of the sine target", "1"),
+    "target": ("target function", "1"),
+    "steps": ("number of gradient steps T", "1"),
+    "weight_std": ("weight standard deviation sigma_w", "1"),
+    "bias_std": ("bias standard deviation sigma_b", "1"),
+    "points": ("number of training points N", "1"),
+    "dtype": ("floating-point precision", "1"),
+}
+
+_GLOBAL_KEEP = (
+    schema.ATTR_CONVENTIONS,
+    schema.ATTR_SOURCE,
+    schema.ATTR_REFERENCES,
+    schema.ATTR_VERSION,
+    schema.ATTR_SCHEMA_VERSION,
+    schema.ATTR_RUN_TYPE,
+)
+
+
+def _open_run(path: Path, chunks: Any) -> Any:
+    import xarray as xr
+
+    from spectralntk.errors import RunFileError
+
+    try:
+        ds = xr.open_dataset(path, engine="netcdf4", chunks=chunks)
+    except Exception as exc:
+        raise RunFileError(f"Cannot read run file '{path}' of the sweep: {exc}") from None
+    return schema.validate(ds)
+
+
+def _join_point(parts: list[tuple[dict[str, Any], Any]]) -> Any:
+    """The tasks of one grid point joined along seed, then width (as ``train`` writes)."""
+    import xarray as xr
+
+    by_widths: dict[tuple[int, ...], list[tuple[tuple[int, ...], Any]]] = {}
+    for task, ds in parts:
+        by_widths.setdefault(tuple(task["widths"]), []).append((tuple(task["seeds"]), ds))
+    joined = []
+    for widths in sorted(by_widths):
+        group = [ds for _, ds in sorted(by_widths[widths])]
+        joined.append(
+            group[0]
+            if len(group) == 1
+            else xr.concat(
+                group,
+                dim=schema.SEED,
+                data_vars="minimal",
+                coords="minimal",
+                compat="override",
+                join="outer",
+                combine_attrs="override",
+            )
+        )
+    if len(joined) == 1:
+        return joined[0]
+    return xr.concat(
+        joined,
+        dim=schema.WIDTH,
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        combine_attrs="override",
+    )
+
+
+def sweep_dim_name(setting: str) -> str:
+    """The dimension of a varied setting (``loss`` → ``loss_convention``, see DIM_NAMES)."""
+    return DIM_NAMES.get(setting, setting)
+
+
+def _renamed(point: Mapping[str, Any]) -> dict[str, Any]:
+    return {sweep_dim_name(k): v for k, v in point.items()}
+
+
+def _point_key(point: Mapping[str, Any], names: list[str]) -> tuple[str, ...]:
+    return tuple(json.dumps(point[n]) for n in names)
+
+
+def _attrs_json(attrs: Mapping[str, Any]) -> str:
+    plain = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
+    return json.dumps({k: v for k, v in plain.items() if k != schema.ATTR_HISTORY}, sort_keys=True)
+
+
+def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
+    """Open a sweep folder as one lazily combined :class:`xarray.Dataset`.
+
+    Parameters
+    ----------
+    folder : path
+        A folder written by ``spectralntk sweep`` (``index.json``, ``runs/``).
+    chunks : optional
+        Dask chunks for :func:`xarray.open_dataset` (default ``{}``: one chunk per
+        variable and file).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions: the varied axes other than width and seed (file order), then
+        the run's own. Coordinates of the sweep dimensions hold the axis values.
+        See the module docstring for alignment, ``run_status`` and ``run_attrs``.
+
+    Raises
+    ------
+    SweepError
+        Not a sweep folder, or no run of it has finished.
+    RunFileError
+        A run file that cannot be read.
+    """
+    import xarray as xr
+
+    root = Path(folder)
+    index = read_index(root)
+    settings: list[str] = list(index["point_axes"])
+    names = [sweep_dim_name(k) for k in settings]
+    axes = {sweep_dim_name(k): v for k, v in index["axes"]}
+    points = [_renamed(p["point"]) for p in index["points"]]
+    configs = {_point_key(_renamed(p["point"]), names): p["config"] for p in index["points"]}
+    chunks = {} if chunks is None else chunks
+
+    parts: dict[tuple[str, ...], list[tuple[dict[str, Any], Any]]] = {}
+    for task in index["tasks"]:
+        path = root / task["file"]
+        if task["status"] in DONE and path.is_file():
+            key = _point_key(_renamed(task["point"]), names)
+            parts.setdefault(key, []).append((task, _open_run(path, chunks)))
+    if not parts:
+        raise SweepError(f"No run of the sweep in '{root}' has finished yet")
+
+    joined: dict[tuple[str, ...], Any] = {}
+    for key, items in parts.items():
+        ds = _join_point(items)
+        attrs = dict(ds.attrs)
+        attrs[schema.ATTR_CONFIG] = schema.dump_config(configs[key])
+        ds.attrs = attrs
+        joined[key] = ds
+    first = next(iter(joined.values()))
+
+    # Status per (point, width): the worst outcome of the point's tasks at that width.
+    all_widths = sorted({w for t in index["tasks"] for w in t["widths"]})
+    status = np.zeros([len(axes[n]) for n in names] + [len(all_widths)], np.int8)
+    positions = {_point_key(p, names): tuple(axes[n].index(p[n]) for n in names) for p in points}
+    for task in index["tasks"]:
+        outcome = task["status"] if task["status"] in STATUS_FLAGS else "pending"
+        if outcome in DONE and not (root / task["file"]).is_file():
+            outcome = "pending"
+        for w in task["widths"]:
+            where = (*positions[_point_key(_renamed(task["point"]), names)], all_widths.index(w))
+            status[where] = max(status[where], STATUS_FLAGS.index(outcome))
+
+    aligned = xr.align(*joined.values(), join="outer", exclude=())
+    joined = dict(zip(joined, aligned, strict=True))
+    complete = len(joined) == len(points) and all(
+        ds.sizes[schema.WIDTH] == len(all_widths) for ds in joined.values()
+    )
+    if not complete:  # NaN for the missing: integers become floats
+        joined = {
+            k: ds.reindex({schema.WIDTH: all_widths}).astype(
+                {n: np.float64 for n, v in ds.data_vars.items() if v.dtype.kind in "iu"}
+            )
+            for k, ds in joined.items()
+        }
+        first = next(iter(joined.values()))
+    else:
+        first = joined[next(iter(joined))]
+    attrs_text = np.full([len(axes[n]) for n in names], "", dtype=object)
+
+    if names:
+        blank = xr.full_like(first, np.nan) if not complete else None
+
+        def nested(level: int, prefix: tuple[Any, ...]) -> Any:
+            if level == len(names):
+                point = dict(zip(names, prefix, strict=True))
+                key = _point_key(point, names)
+                ds = joined.get(key)
+                if ds is not None:
+                    attrs_text[tuple(axes[n].index(point[n]) for n in names)] = _attrs_json(
+                        ds.attrs
+                    )
+                    return ds
+                return blank
+            return [nested(level + 1, (*prefix, v)) for v in axes[names[level]]]
+
+        combined = xr.combine_nested(
+            nested(0, ()),
+            concat_dim=names,
+            data_vars="all",
+            coords="minimal",
+            compat="override",
+            join="outer",
+            combine_attrs="drop_conflicts",
+        )
+        coords = {}
+        for n in names:
+            values = np.asarray(axes[n])
+            spec = schema.VARIABLES.get(n)
+            long_name, units = (
+                (spec.long_name, spec.units) if spec else AXIS_ATTRS.get(n, (f"sweep axis {n}", "1"))
+            )
+            coords[n] = xr.Variable((n,), values, {"long_name": long_name, "units": units})
+            if n == schema.DEPTH:
+                jl = schema.VARIABLES[schema.JACOT_LAYERS]
+                coords[schema.JACOT_LAYERS] = xr.Variable(
+                    (n,), values.astype(np.int32) + 1, jl.all_attrs()
+                )
+        combined = combined.assign_coords(coords)
+        combined = combined.transpose(*names, ...)
+    else:
+        combined = first
+        attrs_text = np.asarray(_attrs_json(first.attrs), dtype=object)
+
+    combined["run_status"] = xr.Variable(
+        (*names, schema.WIDTH),
+        status,
+        {
+            "long_name": "outcome of the sweep task of this grid point and width",
+            "units": "1",
+            "flag_values": np.arange(len(STATUS_FLAGS), dtype=np.int8),
+            "flag_meanings": " ".join(STATUS_FLAGS),
+        },
+    )
+    combined["run_attrs"] = xr.Variable(
+        tuple(names),
+        attrs_text,
+        {"long_name": "global attributes of the grid point's run (JSON)", "units": "1"},
+    )
+    attrs = {k: first.attrs[k] for k in _GLOBAL_KEEP if k in first.attrs}
+    attrs.update({k: v for k, v in combined.attrs.items() if k not in attrs})
+    attrs[schema.ATTR_TITLE] = f"spectralntk sweep {index['name']!r} over {', '.join(names) or 'width/seed'}"
+    attrs[schema.ATTR_HISTORY] = f"spectralntk.open_sweep of '{root}'"
+    attrs[schema.ATTR_CONFIG] = first.attrs.get(schema.ATTR_CONFIG, schema.dump_config({}))
+    attrs[ATTR_SWEEP_DIMS] = " ".join(names)
+    attrs[ATTR_SWEEP_NAME] = str(index["name"])
+    combined.attrs = attrs
+    return schema.validate(combined)
+
+
+def sweep_points(ds: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Each grid point of a combined sweep as ``(point, single-run Dataset)``.
+
+    The single-run dataset has the run's own dimensions only, its own global
+    attributes (configuration, depth, loss convention, …) and passes
+    :func:`spectralntk.store.schema.validate` as a run of the sweep's run type.
+    Points without a finished run are skipped.
+    """
+    names = ds.attrs.get(ATTR_SWEEP_DIMS, "").split()
+    sizes = [ds.sizes[n] for n in names]
+    for where in np.ndindex(*sizes):
+        sel = {n: i for n, i in zip(names, where, strict=True)}
+        text = ds["run_attrs"].isel(sel).item()
+        if not text:
+            continue
+        one = ds.isel(sel).drop_vars([*names, "run_status", "run_attrs"], errors="ignore")
+        one = one.drop_vars([schema.JACOT_LAYERS], errors="ignore") if schema.DEPTH in names else one
+        one.attrs = dict(json.loads(text))
+        one.attrs[schema.ATTR_HISTORY] = ds.attrs.get(schema.ATTR_HISTORY, "")
+        point = {n: ds[n].values[i].item() for n, i in zip(names, where, strict=True)}
+        yield point, schema.validate(one)

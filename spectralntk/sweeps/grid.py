@@ -1,0 +1,397 @@
+"""Sweep files, their grid of runs, the task grain and the hash that keys each run.
+
+A sweep file is TOML with three tables::
+
+    [sweep]
+    kind = "train"          # the run type of every grid point (``spectralntk train``)
+    name = "lr-depth"       # default: the file's stem; the default folder is runs/<name>
+    task_gflop = 1000       # grain: estimated work of one task (see below)
+
+    [base]                  # anything ``train`` accepts (flat settings; preset, quick)
+    preset = "exp2.3"
+    quick = true
+    steps = 500
+
+    [axes]                  # the settings to vary: key = [values]
+    width = [256, 1024]
+    seed = [0, 1, 2]
+    lr = [0.01, 0.1]
+    depth = [1, 2]
+
+The grid is the product of the axes. ``width`` and ``seed`` (or ``seeds``) are the
+run's own dimensions: they become the ``width`` and ``seeds`` settings of the runs
+instead of separate runs, so one grid *point* is one ``train`` run over every
+width and seed, for one value of each other axis.
+
+Task grain
+----------
+A point is split into tasks along ``width`` only: a task trains one or more
+consecutive widths, each with *all* its seeds as one batch, exactly as ``train``
+does (the seed batching is the speed of the training run, and a seed's derived
+quantities are bit-identical only within the same batch). Widths are packed, from
+the smallest, into a task while its estimated work (:func:`estimated_flops`) stays
+under ``task_gflop`` (default 1000 GFLOP: one to a few minutes of one CPU core,
+seconds on a GPU); a width whose own work exceeds it is a task alone. So small
+widths do not make tiny tasks, and the longest task is one width with its seeds.
+``seeds_per_task`` (default: all) splits the seeds into groups for very long
+widths; each group is then bit-identical to ``train`` with that group of seeds.
+
+Every task is keyed by the SHA-256 of the canonical JSON of its full resolved
+configuration (:func:`run_hash`): the run kind, the run configuration (its widths
+and seeds included), the dtype and the run-file schema version. The device is not
+part of it: it changes where a run executes, not what it computes (up to the
+device's rounding), and a sweep may be finished on other hardware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spectralntk.errors import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_real,
+    parameter_error,
+)
+
+__all__ = [
+    "SweepSpec",
+    "SweepTask",
+    "estimated_flops",
+    "load_sweep_file",
+    "plan_tasks",
+    "run_hash",
+    "sweep_spec",
+]
+
+#: Keys of the [sweep] table.
+SWEEP_KEYS = ("kind", "name", "task_gflop", "seeds_per_task")
+#: Run kinds a sweep can run (the ``fluctuations`` kind plugs in here).
+KINDS = ("train",)
+#: Axes that are a run's own dimensions (batched inside a task, not separate runs).
+BATCH_AXES = ("width", "seed")
+#: Settings that describe where a run executes, not what it computes.
+EXECUTION_KEYS = ("device",)
+#: Settings whose value is a list: not usable as an axis (a coordinate is a scalar).
+LIST_SETTINGS = ("frequencies", "amplitudes", "phases", "checkpoint_steps")
+DEFAULT_TASK_GFLOP = 1000.0
+#: Precisions a run may use (as spectralntk.nn.device.DTYPES, without importing torch).
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file: the base settings and the axes to vary.
+
+    Parameters
+    ----------
+    kind : str
+        Run kind of every point (``"train"``).
+    name : str
+        Name of the sweep (default folder ``runs/<name>``).
+    base : dict
+        Merged settings of the base (defaults < preset < ``[base]``).
+    axes : tuple of (str, tuple)
+        The axes in file order; ``seed`` replaces ``seeds``.
+    task_gflop : float
+        Target work of one task (the grain).
+    seeds_per_task : int or None
+        Seeds per task (None: all seeds of a width in one task).
+    """
+
+    kind: str
+    name: str
+    base: dict[str, Any]
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+    task_gflop: float = DEFAULT_TASK_GFLOP
+    seeds_per_task: int | None = None
+
+    @property
+    def point_axes(self) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+        """The axes that make separate runs (all but width and seed), in file order."""
+        return tuple((k, v) for k, v in self.axes if k not in BATCH_AXES)
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid point as {axis: value} over :attr:`point_axes` (C order)."""
+        names = [k for k, _ in self.point_axes]
+        return [
+            dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(v for _, v in self.point_axes))
+        ]
+
+    def point_settings(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """The full flat settings of one grid point (every width and seed)."""
+        settings = dict(self.base)
+        settings.update(point)
+        axes = dict(self.axes)
+        if "width" in axes:
+            settings["width"] = list(axes["width"])
+        if "seed" in axes:
+            settings["seeds"] = list(axes["seed"])
+        return settings
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One unit of work: some widths (all or a group of seeds) of one grid point.
+
+    ``config`` is the run configuration as JSON-ready dict (what the run file
+    stores); ``key`` its :func:`run_hash`.
+    """
+
+    key: str
+    point: dict[str, Any]
+    widths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    config: dict[str, Any] = field(repr=False)
+    dtype: str
+    flops: float
+
+    @property
+    def file_name(self) -> str:
+        """Name of the task's run file inside ``<sweep>/runs/``."""
+        return f"{self.key}.nc"
+
+
+def _where(file: str, table: str) -> str:
+    return f"[{table}] of {file}"
+
+
+def _check_table(data: Mapping[str, Any], name: str, file: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise parameter_error(name, f"a TOML table [{name}] in {file}", table)
+    return {str(k).replace("-", "_"): v for k, v in table.items()}
+
+
+def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> SweepSpec:
+    """Validate the tables of a sweep file (see the module docstring).
+
+    Parameters
+    ----------
+    data : Mapping
+        The parsed TOML (tables ``sweep``, ``base``, ``axes``).
+    file : str
+        Name of the file, for messages.
+
+    Raises
+    ------
+    ParameterError
+        Naming the key: an unknown table or key, an empty or repeated axis value,
+        a list-valued or execution setting used as an axis, an axis also set in
+        ``[base]``, or (from the run's own validation) any invalid setting.
+    """
+    from spectralntk.presets import preset_settings
+    from spectralntk.settings import _check_keys, merge_settings
+
+    for key in data:
+        if key not in ("sweep", "base", "axes"):
+            raise parameter_error(key, f"one of the tables [sweep], [base], [axes] in {file}", key)
+    head = _check_table(data, "sweep", file)
+    for key in head:
+        if key not in SWEEP_KEYS:
+            raise parameter_error(key, f"one of {list(SWEEP_KEYS)} in {_where(file, 'sweep')}", key)
+    kind = head.get("kind", "train")
+    if kind not in KINDS:
+        raise parameter_error("kind", f"one of {list(KINDS)} in {_where(file, 'sweep')}", kind)
+    name = head.get("name", Path(file).stem if file.endswith(".toml") else "sweep")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise parameter_error("name", "a folder name (no '/', not starting with '.')", name)
+    task_gflop = check_real("task_gflop", head.get("task_gflop", DEFAULT_TASK_GFLOP), 0.0)
+    if task_gflop <= 0:
+        raise parameter_error("task_gflop", "a finite real number in the range (0, inf)", 0.0)
+    per_task = head.get("seeds_per_task")
+    seeds_per_task = None if per_task is None else check_int("seeds_per_task", per_task, 1)
+
+    base = _check_table(data, "base", file)
+    preset = base.pop("preset", None)
+    quick = base.pop("quick", False)
+    if not isinstance(quick, bool):
+        raise parameter_error("quick", "true or false", quick)
+    _check_keys(base, _where(file, "base"))
+    layers: list[dict[str, Any]] = []
+    if preset is not None:
+        layers.append(preset_settings(preset, quick=quick))
+    elif quick:
+        raise parameter_error("quick", "used with preset = NAME in [base]", quick)
+    layers.append(base)
+    merged = merge_settings(*layers)
+
+    raw_axes = _check_table(data, "axes", file)
+    axes: list[tuple[str, tuple[Any, ...]]] = []
+    for key, values in raw_axes.items():
+        axis = "seed" if key == "seeds" else key
+        if axis != "seed":
+            _check_keys({axis: None}, _where(file, "axes"))
+        if axis in EXECUTION_KEYS:
+            raise parameter_error(
+                key, "a setting of the runs, not where they execute (use --device)", values
+            )
+        if axis in LIST_SETTINGS:
+            raise parameter_error(
+                key, "a scalar setting to use as an axis (list-valued settings are not)", values
+            )
+        if not isinstance(values, list):
+            raise parameter_error(key, f"a list of values in {_where(file, 'axes')}", values)
+        if not values:
+            raise parameter_error(key, f"a non-empty list of values in {_where(file, 'axes')}", [])
+        for value in values:
+            if isinstance(value, (list, dict)):
+                raise parameter_error(key, "a list of scalar values (numbers, strings)", values)
+        if len({repr(v) for v in values}) != len(values):
+            raise parameter_error(key, "a list of distinct values", values)
+        if any(axis == a for a, _ in axes):
+            raise parameter_error(key, "given once in [axes] (seed and seeds are one axis)", key)
+        given = ("seeds", "seed") if axis == "seed" else (axis,)
+        for setting in given:
+            if setting in base:
+                raise parameter_error(
+                    key,
+                    f"set in [base] or varied in [axes], not both (it is {setting} = "
+                    f"{base[setting]!r} in [base])",
+                    values,
+                )
+        if axis == "width":
+            values = sorted(check_int("width", v, 1) for v in values)
+        if axis == "seed":
+            values = sorted(check_int("seed", v, 0) for v in values)
+        axes.append((axis, tuple(values)))
+    spec = SweepSpec(kind, name, merged, tuple(axes), task_gflop, seeds_per_task)
+    for point in spec.points():  # every point must be a valid run before anything starts
+        resolved_config(spec, point)
+    return spec
+
+
+def load_sweep_file(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file (see :func:`sweep_spec`)."""
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise parameter_error("sweep file", "an existing TOML file", str(file)) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise parameter_error("sweep file", f"a readable TOML file ({reason})", str(file)) from None
+    return sweep_spec(data, file=file.name)
+
+
+def resolved_config(spec: SweepSpec, point: Mapping[str, Any]) -> tuple[Any, str]:
+    """(TrainingConfig, dtype) of one grid point; errors name the grid point."""
+    from spectralntk.settings import training_config
+
+    try:
+        config, _device, dtype = training_config(spec.point_settings(point))
+        return config, check_choice("dtype", dtype, DTYPES)
+    except ParameterError as err:
+        if not point:
+            raise
+        where = ", ".join(f"{k} = {v!r}" for k, v in point.items())
+        raise ParameterError(err.parameter, f"{err} (grid point {where})") from None
+
+
+def run_hash(kind: str, config: Mapping[str, Any], dtype: str) -> str:
+    """SHA-256 (hex) of the canonical JSON of a run's full configuration.
+
+    The canonical form is :func:`spectralntk.store.schema.dump_config` (sorted keys,
+    enums as values, tuples as lists) of ``{kind, config, dtype, schema}``, where
+    ``schema`` is the run-file schema version: a run is recomputed when its
+    configuration or the file layout changes, not when spectralntk is upgraded.
+    """
+    from spectralntk.store.schema import SCHEMA_VERSION, dump_config
+
+    text = dump_config({"kind": kind, "config": config, "dtype": dtype, "schema": SCHEMA_VERSION})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parameters(width: int, depth: int, input_dim: int = 2) -> int:
+    """Number of parameters of an MLP: (n0 + 2)·n + (depth − 1)·(n² + n) + 1."""
+    return (input_dim + 2) * width + max(depth - 1, 0) * (width * width + width) + 1
+
+
+def estimated_flops(config: Any, width: int, seeds: int | None = None) -> float:
+    """Estimated floating-point work of training one width with its seeds.
+
+    Per seed and step a forward and backward pass on the N training points costs
+    about 6·N·P flops (P parameters); evaluation-grid forward passes 2·M·P each;
+    each checkpoint's empirical NTK about 2·N²·P. A rough model (within a small
+    factor), used only to size tasks.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    width : int
+    seeds : int, optional
+        Number of seeds (default: all of ``config``).
+    """
+    p = _parameters(width, config.network.depth, config.network.input_dim)
+    n, m, t = config.points, config.eval_points, config.steps
+    evals = t // (config.eval_every or max(1, t // 200)) + 1
+    per_seed = 6.0 * n * p * t + 2.0 * m * p * evals + 2.0 * n * n * p * len(config.checkpoints)
+    return per_seed * (len(config.seeds) if seeds is None else seeds)
+
+
+def _groups(items: Sequence[int], size: int | None) -> list[tuple[int, ...]]:
+    if size is None or size >= len(items):
+        return [tuple(items)]
+    return [tuple(items[a : a + size]) for a in range(0, len(items), size)]
+
+
+def plan_tasks(spec: SweepSpec) -> list[SweepTask]:
+    """Every task of the sweep, grid point by grid point (the grain rule above).
+
+    Returns
+    -------
+    list of SweepTask
+        Each with its hash; distinct points give distinct hashes.
+    """
+    from spectralntk.runs.training import TrainingConfig
+
+    limit = spec.task_gflop * 1e9
+    tasks: list[SweepTask] = []
+    for point in spec.points():
+        config, dtype = resolved_config(spec, point)
+        for seeds in _groups(config.seeds, spec.seeds_per_task):
+            packed: list[list[int]] = []
+            work = 0.0
+            for width in config.widths:
+                cost = estimated_flops(config, width, len(seeds))
+                if packed and work + cost <= limit:
+                    packed[-1].append(width)
+                    work += cost
+                else:
+                    packed.append([width])
+                    work = cost
+            for widths in packed:
+                sub = TrainingConfig(
+                    **{
+                        **{f: getattr(config, f) for f in config.__dataclass_fields__},
+                        "widths": tuple(widths),
+                        "seeds": tuple(seeds),
+                    }
+                )
+                as_dict = sub.to_dict()
+                tasks.append(
+                    SweepTask(
+                        key=run_hash(spec.kind, as_dict, dtype),
+                        point=dict(point),
+                        widths=tuple(widths),
+                        seeds=tuple(seeds),
+                        config=as_dict,
+                        dtype=dtype,
+                        flops=sum(estimated_flops(config, w, len(seeds)) for w in widths),
+                    )
+                )
+    return tasks
+
+
+def point_config(spec: SweepSpec, point: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration ``train`` stores for one whole grid point (JSON-ready)."""
+    config, _ = resolved_config(spec, point)
+    return dict(config.to_dict())
