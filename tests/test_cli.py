@@ -606,6 +606,8 @@ def run(args):
 
 rc = run(["--help"])
 print("AFTER_HELP", rc, heavy())
+rc = run(["sweep", "--help"])
+print("AFTER_SWEEP_HELP", rc, heavy())
 rc = run(["decompose", "--kernel", "analytic", "--depth", "4", "--quiet", "--out", {out!r}])
 print("AFTER_DECOMPOSE", rc, heavy())
 """
@@ -628,6 +630,7 @@ def test_no_heavy_imports(tmp_path: Path) -> None:
     }
     assert marks["AFTER_IMPORT"] == "AFTER_IMPORT []", proc.stdout
     assert marks["AFTER_HELP"] == "AFTER_HELP 0 []", proc.stdout
+    assert marks["AFTER_SWEEP_HELP"] == "AFTER_SWEEP_HELP 0 []", proc.stdout
     assert marks["AFTER_DECOMPOSE"] == "AFTER_DECOMPOSE 0 []", proc.stdout
     assert out.is_file()
     assert list(load(out)["depth"].values) == [4]

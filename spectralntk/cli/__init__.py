@@ -13,6 +13,7 @@ import typer
 
 from spectralntk._version import __version__
 from spectralntk.cli.decompose import decompose_cli
+from spectralntk.cli.sweep import sweep_cli
 from spectralntk.cli.train import train_cli
 
 __all__ = ["app", "main"]
@@ -45,6 +46,7 @@ def _root(
 
 app.command("decompose")(decompose_cli)
 app.command("train")(train_cli)
+app.command("sweep")(sweep_cli)
 
 
 def main() -> None:

@@ -139,6 +139,12 @@ def _attrs_json(attrs: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in plain.items() if k != schema.ATTR_HISTORY}, sort_keys=True)
 
 
+def _as_floats(ds: Any) -> Any:
+    """``ds`` with its integer data variables as float64 (to hold NaN)."""
+    ints = [n for n, v in ds.data_vars.items() if v.dtype.kind in "iu"]
+    return ds.assign({n: ds[n].astype(np.float64) for n in ints})
+
+
 def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
     """Open a sweep folder as one lazily combined :class:`xarray.Dataset`.
 
@@ -211,15 +217,8 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
         ds.sizes[schema.WIDTH] == len(all_widths) for ds in joined.values()
     )
     if not complete:  # NaN for the missing: integers become floats
-        joined = {
-            k: ds.reindex({schema.WIDTH: all_widths}).astype(
-                {n: np.float64 for n, v in ds.data_vars.items() if v.dtype.kind in "iu"}
-            )
-            for k, ds in joined.items()
-        }
-        first = next(iter(joined.values()))
-    else:
-        first = joined[next(iter(joined))]
+        joined = {k: _as_floats(ds.reindex({schema.WIDTH: all_widths})) for k, ds in joined.items()}
+    first = next(iter(joined.values()))
     attrs_text = np.full([len(axes[n]) for n in names], "", dtype=object)
 
     if names:

@@ -31,6 +31,7 @@ the cores and slow every run down.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -49,6 +50,8 @@ INDEX_NAME = "index.json"
 INDEX_FORMAT = 1
 RUNS_FOLDER = "runs"
 DONE = ("finished", "diverged")
+#: What the index records of each task's last execution.
+TASK_FIELDS = ("status", "error", "wall_s", "device", "worker", "resumed", "note")
 #: Devices accepted on the command line (checked on a worker, where the device is).
 DEVICE_NAMES = ("cpu", "cuda", "mps", "auto")
 
@@ -141,6 +144,8 @@ def _new_index(spec: SweepSpec, tasks: list[SweepTask]) -> dict[str, Any]:
                 "wall_s": None,
                 "device": None,
                 "worker": None,
+                "resumed": None,
+                "note": None,
                 "updated": None,
             }
             for t in tasks
@@ -213,6 +218,7 @@ def execute_task(
         "device": None,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "resumed": False,
+        "note": None,
     }
     try:
         from spectralntk.store.netcdf import save
@@ -243,7 +249,7 @@ def execute_task(
                 run = train(config, resume=True, **options)
                 result["resumed"] = True
             except Exception as exc:  # unreadable or foreign state: start again cleanly
-                result["error"] = f"saved state discarded ({_one_line(exc)})"
+                result["note"] = f"saved state discarded ({_one_line(exc)})"
                 state.unlink(missing_ok=True)
         else:
             state.unlink(missing_ok=True)
@@ -296,7 +302,7 @@ def _merge_known(index: dict[str, Any], old: dict[str, Any] | None, folder: Path
     for task in index["tasks"]:
         prior = known.get(task["key"])
         if prior is not None:
-            for field in ("status", "error", "wall_s", "device", "worker", "updated"):
+            for field in (*TASK_FIELDS, "updated"):
                 task[field] = prior.get(field)
         present = (folder / task["file"]).is_file()
         if present and task["status"] not in DONE:
@@ -325,7 +331,11 @@ def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
             ) from None
     n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,  # not the nanny's shutdown chatter
     )
     return Client(cluster), cluster
 
@@ -447,7 +457,7 @@ def run_sweep(
             except Exception as exc:  # the worker died (killed, out of memory, …)
                 outcome = {"status": "failed", "error": _one_line(exc), "wall_s": None}
             rec = records[task.key]
-            for field in ("status", "error", "wall_s", "device", "worker"):
+            for field in TASK_FIELDS:
                 rec[field] = outcome.get(field)
             rec["updated"] = _now()
             done_count += 1
