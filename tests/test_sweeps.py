@@ -84,7 +84,8 @@ def reference(spec: Any, point: dict[str, Any], tmp: Path, dtype_threads: int = 
 # sweep files
 # ---------------------------------------------------------------------------
 def test_grid_points_and_batch_axes() -> None:
-    spec = spec_of({"width": [16, 8], "seed": [3, 1], "lr": [0.5, 0.25], "loss": ["mean", "half_sum"]})
+    axes = {"width": [16, 8], "seed": [3, 1], "lr": [0.5, 0.25], "loss": ["mean", "half_sum"]}
+    spec = spec_of(axes)
     assert [k for k, _ in spec.point_axes] == ["lr", "loss"]
     assert spec.points() == [
         {"lr": 0.5, "loss": "mean"},
@@ -207,7 +208,7 @@ def finished(client: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any
 
 
 def test_sweep_runs_every_task_and_records_outcomes(finished: Any) -> None:
-    spec, folder, result = finished
+    _, folder, result = finished
     assert result.ran == 8 and result.counts["failed"] == result.counts["pending"] == 0
     index = read_index(folder)
     by_point = {json.dumps(t["point"]): t for t in index["tasks"]}
@@ -222,10 +223,15 @@ def test_sweep_runs_every_task_and_records_outcomes(finished: Any) -> None:
 
 
 def test_combined_view_dims_coords_and_laziness(finished: Any) -> None:
-    spec, folder, _ = finished
+    _, folder, _ = finished
     ds = open_sweep(folder)
     assert ds["residual_cos"].dims == (
-        "lr", "loss_convention", "width", "seed", "step", "frequency"
+        "lr",
+        "loss_convention",
+        "width",
+        "seed",
+        "step",
+        "frequency",
     )
     assert ds["ntk_prediction_limit"].dims == ("lr", "loss_convention", "width", "angle")
     assert list(ds["lr"].values) == [0.5, 400.0]
@@ -238,7 +244,10 @@ def test_combined_view_dims_coords_and_laziness(finished: Any) -> None:
     status = ds["run_status"]
     meanings = status.attrs["flag_meanings"].split()
     assert [meanings[v] for v in status.sel(width=8).values.ravel()] == [
-        "finished", "finished", "diverged", "diverged"
+        "finished",
+        "finished",
+        "diverged",
+        "diverged",
     ]
     points = list(sweep_points(ds))
     assert [p for p, _ in points] == [
@@ -301,7 +310,7 @@ def test_a_failing_run_is_recorded_and_resume_runs_only_it(client: Any, tmp_path
     assert open_sweep(folder)["run_status"].values.tolist() == [[0], [0]]
     # A grid grown by one value: the new run is pending, so only --resume runs it.
     grown = spec_of({"lr": [0.5, 0.25, 0.125]}, {"width": [8]})
-    with pytest.raises(SweepError, match="2 of 3 runs finished.*--resume"):
+    with pytest.raises(SweepError, match=r"2 of 3 runs finished.*--resume"):
         run_sweep(grown, folder, client=client)
     assert run_sweep(grown, folder, client=client, resume=True).ran == 1
 
@@ -350,7 +359,7 @@ def test_device_passes_through_and_is_checked_on_the_workers(client: Any, tmp_pa
         np.testing.assert_array_equal(
             ds[name].sel(dtype="float32").values, ref[name].values, err_msg=name
         )
-    with pytest.raises(SweepError, match="--device.*'cuda:3'"):
+    with pytest.raises(SweepError, match=r"--device.*'cuda:3'"):
         run_sweep(spec, tmp_path / "gpu", client=client, device="cuda:3")
     assert not list((tmp_path / "gpu").glob("runs/*.nc"))
     with pytest.raises(ParameterError, match="'device'"):

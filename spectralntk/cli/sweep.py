@@ -48,7 +48,7 @@ def sweep_cli(
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Address of a running Dask scheduler (tcp://host:8786). [default: local]"),
+        typer.Option(help="Address of a Dask scheduler (tcp://host:8786). [default: local]"),
     ] = None,
     workers: Annotated[
         int | None,
@@ -106,12 +106,9 @@ def sweep_cli(
 
             console = Console(width=140, highlight=False, soft_wrap=True)
             if result.ran == 0:
-                retry = result.counts.get("failed", 0)
-                console.print(
-                    "Nothing to do: every run of the sweep has an outcome"
-                    + (f" (pass --resume to retry the {retry} failed)" if retry and not resume else "")
-                    + "."
-                )
+                retry = result.counts.get("failed", 0) if not resume else 0
+                hint = f" (pass --resume to retry the {retry} failed)" if retry else ""
+                console.print(f"Nothing to do: every run of the sweep has an outcome{hint}.")
             for item in outcome_table(read_index(folder)):
                 console.print(item)
     typer.echo(str(folder) if quiet else f"Wrote {folder} (open with spectralntk.open_sweep)")

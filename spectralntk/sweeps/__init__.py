@@ -28,7 +28,17 @@ _LAZY = {
     "sweep_spec": "spectralntk.sweeps.grid",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "SweepError",
+    "SweepResult",
+    "SweepSpec",
+    "load_sweep_file",
+    "open_sweep",
+    "plan_tasks",
+    "run_sweep",
+    "sweep_points",
+    "sweep_spec",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -250,9 +250,8 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
         for n in names:
             values = np.asarray(axes[n])
             spec = schema.VARIABLES.get(n)
-            long_name, units = (
-                (spec.long_name, spec.units) if spec else AXIS_ATTRS.get(n, (f"sweep axis {n}", "1"))
-            )
+            default = AXIS_ATTRS.get(n, (f"sweep axis {n}", "1"))
+            long_name, units = (spec.long_name, spec.units) if spec else default
             coords[n] = xr.Variable((n,), values, {"long_name": long_name, "units": units})
             if n == schema.DEPTH:
                 jl = schema.VARIABLES[schema.JACOT_LAYERS]
@@ -282,7 +281,8 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
     )
     attrs = {k: first.attrs[k] for k in _GLOBAL_KEEP if k in first.attrs}
     attrs.update({k: v for k, v in combined.attrs.items() if k not in attrs})
-    attrs[schema.ATTR_TITLE] = f"spectralntk sweep {index['name']!r} over {', '.join(names) or 'width/seed'}"
+    over = ", ".join(names) or "width and seed"
+    attrs[schema.ATTR_TITLE] = f"spectralntk sweep {index['name']!r} over {over}"
     attrs[schema.ATTR_HISTORY] = f"spectralntk.open_sweep of '{root}'"
     attrs[schema.ATTR_CONFIG] = first.attrs.get(schema.ATTR_CONFIG, schema.dump_config({}))
     attrs[ATTR_SWEEP_DIMS] = " ".join(names)
@@ -306,8 +306,10 @@ def sweep_points(ds: Any) -> Iterator[tuple[dict[str, Any], Any]]:
         text = ds["run_attrs"].isel(sel).item()
         if not text:
             continue
-        one = ds.isel(sel).drop_vars([*names, "run_status", "run_attrs"], errors="ignore")
-        one = one.drop_vars([schema.JACOT_LAYERS], errors="ignore") if schema.DEPTH in names else one
+        extra = [*names, "run_status", "run_attrs"]
+        if schema.DEPTH in names:
+            extra.append(schema.JACOT_LAYERS)
+        one = ds.isel(sel).drop_vars(extra, errors="ignore")
         one.attrs = dict(json.loads(text))
         one.attrs[schema.ATTR_HISTORY] = ds.attrs.get(schema.ATTR_HISTORY, "")
         point = {n: ds[n].values[i].item() for n, i in zip(names, where, strict=True)}
