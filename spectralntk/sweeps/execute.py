@@ -324,7 +324,7 @@ def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as exc:
             raise SweepError(
                 f"Cannot reach the Dask scheduler at {scheduler!r}: {_one_line(exc)}"
@@ -334,7 +334,7 @@ def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: several sweeps may run at once
         silence_logs=logging.ERROR,  # not the nanny's shutdown chatter
     )
     return Client(cluster), cluster
@@ -405,10 +405,9 @@ def run_sweep(
         workers = check_int("workers", workers, 1)
     tasks = plan_tasks(spec)
     index = _new_index(spec, tasks)
-    old: dict[str, Any] | None = None
-    if (root / INDEX_NAME).exists():
-        old = read_index(root)
-    (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise parameter_error("out", "a folder for the sweep", str(root))
+    old = read_index(root) if (root / INDEX_NAME).exists() else None
     _merge_known(index, old, root)
     todo_status = ("pending", "failed") if resume else ("pending",)
     todo = [t for t, rec in zip(tasks, index["tasks"], strict=True) if rec["status"] in todo_status]
@@ -418,16 +417,21 @@ def run_sweep(
             f"'{root}' already holds this sweep ({done} of {len(tasks)} runs finished); "
             "pass --resume to run only the runs not yet finished"
         )
-    write_json_atomic(root / INDEX_NAME, index)
     if not todo:
+        (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(root / INDEX_NAME, index)
         return SweepResult(root, _counts(index), 0, time.perf_counter() - start)
 
     own_client, cluster = (client, None) if client is not None else _connect(scheduler, workers)
     records = {rec["key"]: rec for rec in index["tasks"]}
     try:
+        # The device exists where the runs execute, not necessarily here: ask a worker
+        # before anything is written.
         probe = own_client.submit(probe_device, run_device, tasks[0].dtype, pure=False).result()
         if "error" in probe:
             raise SweepError(f"Invalid value for --{probe['parameter']}: {probe['error']}")
+        (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(root / INDEX_NAME, index)
         from distributed import as_completed
 
         # Longest first: the big runs start early and the small ones fill the gaps.
@@ -469,7 +473,8 @@ def run_sweep(
                 where = " ".join(f"{k}={v}" for k, v in task.point.items())
                 on_progress(done_count, len(futures), f"{rec['status']}: width {width} {where}")
     finally:
-        write_json_atomic(root / INDEX_NAME, index)
+        if (root / INDEX_NAME).exists():
+            write_json_atomic(root / INDEX_NAME, index)
         if client is None:
             own_client.close()
             if cluster is not None:

@@ -1,0 +1,113 @@
+"""``spectralntk sweep`` through Typer's CliRunner, on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+distributed = pytest.importorskip("distributed")
+
+from test_cli import assert_one_error_line, invoke, stdout_of  # noqa: E402
+
+from spectralntk import open_sweep  # noqa: E402
+
+SWEEP = """\
+[sweep]
+name = "small"
+
+[base]
+target = "sine"
+frequency = 2
+inputs = "grid"
+points = 16
+eval_points = 32
+steps = 20
+seeds = 2
+
+[axes]
+width = [8, 16]
+lr = [0.5, 0.25]
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """Address of a LocalCluster of 2 worker processes, 1 thread each."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(SWEEP)
+    return tmp_path
+
+
+def test_sweep_on_a_scheduler_then_nothing_to_do(in_tmp: Path, scheduler: str) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler)
+    assert result.exit_code == 0, result.output
+    text = stdout_of(result)
+    assert "sweep 'small': 2 grid points, 2 runs" in text and "finished     2" in text
+    assert "Wrote runs/small" in text
+    index = json.loads((in_tmp / "runs/small/index.json").read_text())
+    assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
+    ds = open_sweep(in_tmp / "runs/small")
+    assert ds["loss"].dims == ("lr", "width", "seed", "step")
+    again = invoke("sweep", "s.toml", "--scheduler", scheduler)
+    assert again.exit_code == 0 and "Nothing to do" in stdout_of(again)
+    quiet = invoke("sweep", "s.toml", "--scheduler", scheduler, "--resume", "--quiet")
+    assert quiet.exit_code == 0 and stdout_of(quiet).strip() == "runs/small"
+
+
+def test_sweep_on_its_own_local_cluster(in_tmp: Path) -> None:
+    result = invoke("sweep", "s.toml", "--workers", "2", "--out", "here", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert stdout_of(result).strip() == "here"
+    assert len(list((in_tmp / "here/runs").glob("*.nc"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (SWEEP.replace("lr = [0.5, 0.25]", "lrr = [0.5]"), "'lrr'"),
+        (SWEEP.replace("lr = [0.5, 0.25]", "lr = []"), "'lr'"),
+        (SWEEP.replace("seeds = 2", "seeds = 2\nlr = 0.1"), "'lr'"),
+        (SWEEP.replace("steps = 20", "stepz = 20"), "'stepz'"),
+        (SWEEP.replace('name = "small"', 'name = "small"\nflavour = 1'), "'flavour'"),
+        ("[axes\n", "sweep file"),
+    ],
+    ids=["unknown-axis", "empty-axis", "axis-in-base", "unknown-base", "unknown-sweep", "toml"],
+)
+def test_bad_sweep_files(in_tmp: Path, text: str, key: str) -> None:
+    (in_tmp / "bad.toml").write_text(text)
+    result = invoke("sweep", "bad.toml", "--scheduler", "tcp://127.0.0.1:1")
+    line = assert_one_error_line(result, key)
+    assert "bad.toml" in line
+    assert not (in_tmp / "runs").exists()
+
+
+def test_unknown_device_fails_before_anything_is_written(in_tmp: Path, scheduler: str) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler, "--device", "cuda:5")
+    assert_one_error_line(result, "--device")
+    assert not (in_tmp / "runs").exists()
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler, "--device", "gpu")
+    assert_one_error_line(result, "--device")
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_one_line(in_tmp: Path) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", "tcp://127.0.0.1:1")
+    assert_one_error_line(result, "tcp://127.0.0.1:1")
