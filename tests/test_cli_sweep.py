@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ distributed = pytest.importorskip("distributed")
 from test_cli import assert_one_error_line, invoke, stdout_of  # noqa: E402
 
 from spectralntk import open_sweep  # noqa: E402
+from spectralntk.sweeps.execute import local_cluster  # noqa: E402
 
 SWEEP = """\
 [sweep]
@@ -38,13 +38,7 @@ lr = [0.5, 0.25]
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     """Address of a LocalCluster of 2 worker processes, 1 thread each."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(2)
     yield cluster.scheduler_address
     cluster.close()
 

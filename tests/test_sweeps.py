@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,12 @@ from spectralntk import ParameterError, load, open_sweep, save, sweep_points  # 
 from spectralntk.runs.training import train  # noqa: E402
 from spectralntk.settings import training_config  # noqa: E402
 from spectralntk.store.schema import SCHEMA_VERSION, read_config  # noqa: E402
-from spectralntk.sweeps.execute import SweepError, read_index, run_sweep  # noqa: E402
+from spectralntk.sweeps.execute import (  # noqa: E402
+    SweepError,
+    local_cluster,
+    read_index,
+    run_sweep,
+)
 from spectralntk.sweeps.grid import (  # noqa: E402
     estimated_flops,
     plan_tasks,
@@ -56,13 +60,7 @@ def spec_of(axes: dict[str, Any], base: dict[str, Any] | None = None, **head: An
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     """A LocalCluster of 2 worker processes with 1 thread each (as the CLI's default)."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(2)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -364,3 +362,39 @@ def test_device_passes_through_and_is_checked_on_the_workers(client: Any, tmp_pa
     assert not list((tmp_path / "gpu").glob("runs/*.nc"))
     with pytest.raises(ParameterError, match="'device'"):
         run_sweep(spec, tmp_path / "bad", client=client, device="gpu")
+
+
+def test_depth_and_steps_axes_join_on_labels(client: Any, tmp_path: Path) -> None:
+    spec = spec_of({"depth": [1, 2], "steps": [10, 20]}, {"width": [8]})
+    assert run_sweep(spec, tmp_path / "s", client=client).counts["finished"] == 4
+    ds = open_sweep(tmp_path / "s")
+    assert ds["loss"].dims == ("depth", "steps", "width", "seed", "step")
+    assert ds["depth"].attrs["long_name"] == "number of hidden layers"
+    assert ds["jacot_layers"].values.tolist() == [2, 3]  # L = depth + 1
+    # the union of the recorded steps; NaN where a point did not get that far
+    assert ds["step"].values.tolist() == [0, 5, 10, 15, 20]
+    assert ds.attrs["spectralntk_sweep_padded_dims"] == "checkpoint step"
+    loss = ds["loss"].load()
+    assert np.isnan(loss.sel(steps=10, step=[15, 20])).all()
+    assert np.isfinite(loss.sel(steps=20)).all() and np.isfinite(loss.sel(steps=10, step=10)).all()
+    assert ds["diverged_step"].dtype == np.int32  # nothing missing: integers stay integers
+    # each point as train writes it: its own steps only, its own depth
+    points = dict((json.dumps(p), one) for p, one in sweep_points(ds))
+    short = points[json.dumps({"depth": 2, "steps": 10})]
+    assert short["step"].values.tolist() == [0, 5, 10] and short.attrs["depth"] == 2
+    ref = reference(spec, {"depth": 2, "steps": 10}, tmp_path)
+    for name, var in ref.data_vars.items():
+        np.testing.assert_array_equal(short[name].values, var.values, err_msg=name)
+
+
+def test_the_readme_sweep_file_is_valid() -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```toml\n# sweep.toml\n(.*?)```", readme, re.S)
+    assert block, "README shows the example sweep.toml"
+    spec = sweep_spec(tomllib.loads(block.group(1)), file="sweep.toml")
+    assert spec.name == "lr-depth" and len(spec.points()) == 4
+    # default grain: widths 64 and 256 of a point fit one task (about 0.2 TFLOP)
+    assert [t.widths for t in plan_tasks(spec)] == [(64, 256)] * 4

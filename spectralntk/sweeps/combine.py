@@ -24,7 +24,8 @@ point's global attributes as JSON: its ``spectralntk_config``, ``depth``,
 ``loss_convention``, …). Global attributes: those of the runs that are the same
 at every point, ``spectralntk_sweep_dims`` (the sweep dimensions, space
 separated; :func:`spectralntk.store.schema.validate` accepts these leading
-dimensions), ``spectralntk_sweep_name`` and ``spectralntk_config`` of the first
+dimensions), ``spectralntk_sweep_padded_dims`` (run dimensions whose labels
+differ between points), ``spectralntk_sweep_name`` and ``spectralntk_config`` of the first
 point.
 """
 
@@ -44,6 +45,8 @@ __all__ = ["ATTR_SWEEP_DIMS", "STATUS_FLAGS", "open_sweep", "sweep_points"]
 
 ATTR_SWEEP_DIMS = schema.ATTR_SWEEP_DIMS
 ATTR_SWEEP_NAME = "spectralntk_sweep_name"
+#: Run dimensions whose labels differ between points (outer-joined, NaN-padded).
+ATTR_SWEEP_PADDED = "spectralntk_sweep_padded_dims"
 #: Outcomes in increasing severity (a point's width shows the worst of its tasks).
 STATUS_FLAGS = ("finished", "diverged", "pending", "failed")
 
@@ -211,6 +214,11 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
             where = (*positions[_point_key(_renamed(task["point"]), names)], all_widths.index(w))
             status[where] = max(status[where], STATUS_FLAGS.index(outcome))
 
+    labels: dict[str, set[tuple[Any, ...]]] = {}
+    for ds in joined.values():
+        for dim, index_ in ds.indexes.items():
+            labels.setdefault(str(dim), set()).add(tuple(index_.tolist()))
+    padded = sorted(d for d, seen in labels.items() if len(seen) > 1 and d != schema.WIDTH)
     aligned = xr.align(*joined.values(), join="outer", exclude=())
     joined = dict(zip(joined, aligned, strict=True))
     complete = len(joined) == len(points) and all(
@@ -287,6 +295,7 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
     attrs[schema.ATTR_CONFIG] = first.attrs.get(schema.ATTR_CONFIG, schema.dump_config({}))
     attrs[ATTR_SWEEP_DIMS] = " ".join(names)
     attrs[ATTR_SWEEP_NAME] = str(index["name"])
+    attrs[ATTR_SWEEP_PADDED] = " ".join(padded)
     combined.attrs = attrs
     return schema.validate(combined)
 
@@ -294,7 +303,8 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
 def sweep_points(ds: Any) -> Iterator[tuple[dict[str, Any], Any]]:
     """Each grid point of a combined sweep as ``(point, single-run Dataset)``.
 
-    The single-run dataset has the run's own dimensions only, its own global
+    The single-run dataset has the run's own dimensions only (labels that other
+    points added by the outer join are dropped again), its own global
     attributes (configuration, depth, loss convention, …) and passes
     :func:`spectralntk.store.schema.validate` as a run of the sweep's run type.
     Points without a finished run are skipped.
@@ -310,6 +320,8 @@ def sweep_points(ds: Any) -> Iterator[tuple[dict[str, Any], Any]]:
         if schema.DEPTH in names:
             extra.append(schema.JACOT_LAYERS)
         one = ds.isel(sel).drop_vars(extra, errors="ignore")
+        for dim in ds.attrs.get(ATTR_SWEEP_PADDED, "").split():
+            one = one.dropna(dim, how="all")  # back to the point's own labels
         one.attrs = dict(json.loads(text))
         one.attrs[schema.ATTR_HISTORY] = ds.attrs.get(schema.ATTR_HISTORY, "")
         point = {n: ds[n].values[i].item() for n, i in zip(names, where, strict=True)}

@@ -51,7 +51,7 @@ INDEX_FORMAT = 1
 RUNS_FOLDER = "runs"
 DONE = ("finished", "diverged")
 #: What the index records of each task's last execution.
-TASK_FIELDS = ("status", "error", "wall_s", "device", "worker", "resumed", "note")
+TASK_FIELDS = ("status", "error", "wall_s", "cpu_s", "device", "worker", "resumed", "note")
 #: Devices accepted on the command line (checked on a worker, where the device is).
 DEVICE_NAMES = ("cpu", "cuda", "mps", "auto")
 
@@ -142,6 +142,7 @@ def _new_index(spec: SweepSpec, tasks: list[SweepTask]) -> dict[str, Any]:
                 "status": "pending",
                 "error": None,
                 "wall_s": None,
+                "cpu_s": None,
                 "device": None,
                 "worker": None,
                 "resumed": None,
@@ -205,10 +206,12 @@ def execute_task(
     Returns
     -------
     dict
-        ``status`` (finished, diverged or failed), ``error``, ``wall_s``,
-        ``device``, ``worker``, ``resumed``. Never raises for a failed run.
+        ``status`` (finished, diverged or failed), ``error``, ``wall_s``, ``cpu_s``
+        (CPU time of the worker process: well below ``wall_s`` when the cores are
+        shared with other work), ``device``, ``worker``, ``resumed``, ``note``.
+        Never raises for a failed run.
     """
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     out = Path(folder) / RUNS_FOLDER / f"{payload['key']}.nc"
     state = out.with_name(out.name + ".state.pt")
     result: dict[str, Any] = {
@@ -220,6 +223,7 @@ def execute_task(
         "resumed": False,
         "note": None,
     }
+    notes: list[str] = []
     try:
         from spectralntk.store.netcdf import save
 
@@ -230,38 +234,44 @@ def execute_task(
         import torch
 
         from spectralntk.nn.device import resolve_device
-        from spectralntk.runs.training import DEFAULT_MEMORY_BUDGET, TrainingConfig, train
+        from spectralntk.sweeps.kinds import KINDS
 
         torch.set_num_threads(threads)
+        if os.environ.get(SLOW_MALLOC_ENV):
+            notes.append(
+                f"{SLOW_MALLOC_ENV} is set on this worker (Dask's nanny default): torch runs "
+                "several times slower; see the README on starting workers"
+            )
         dev = resolve_device(device)
         result["device"] = str(dev)
-        config = TrainingConfig.from_dict(payload["config"])
+        kind = KINDS[payload["kind"]]
         options = {
             "device": str(dev),
             "dtype": payload["dtype"],
             "state_path": state,
             "flush_seconds": flush_seconds,
-            "memory_budget": memory_budget or DEFAULT_MEMORY_BUDGET,
+            "memory_budget": memory_budget,
+            "history": f"spectralntk sweep: run {payload['key']}",
         }
-        run = None
+        ds = None
         if resume and state.exists():
             try:
-                run = train(config, resume=True, **options)
+                ds = kind.execute(payload["config"], resume=True, **options)
                 result["resumed"] = True
             except Exception as exc:  # unreadable or foreign state: start again cleanly
-                result["note"] = f"saved state discarded ({_one_line(exc)})"
+                notes.append(f"saved state discarded ({_one_line(exc)})")
                 state.unlink(missing_ok=True)
         else:
             state.unlink(missing_ok=True)
-        if run is None:
-            run = train(config, resume=False, **options)
-        assert run is not None  # no should_stop: train returns a run
-        history = f"spectralntk sweep: run {payload['key']}"
-        save(run.to_dataset(history=history), out, overwrite=True)
+        if ds is None:
+            ds = kind.execute(payload["config"], resume=False, **options)
+        save(ds, out, overwrite=True)
         result.update(_finished_status(out))
     except Exception as exc:
         result["status"], result["error"] = "failed", _one_line(exc)
     result["wall_s"] = time.perf_counter() - start
+    result["cpu_s"] = time.process_time() - cpu_start
+    result["note"] = "; ".join(notes) or None
     return result
 
 
@@ -272,7 +282,9 @@ def _finished_status(path: Path) -> dict[str, Any]:
     from spectralntk.store.schema import validate
 
     with xr.open_dataset(path, engine="netcdf4") as ds:
-        steps = validate(ds)["diverged_step"].values
+        if "diverged_step" not in validate(ds):  # a run kind without divergence flags
+            return {"status": "finished", "error": None}
+        steps = ds["diverged_step"].values
     bad = int((steps >= 0).sum())
     if not bad:
         return {"status": "finished", "error": None}
@@ -318,9 +330,38 @@ def _counts(index: Mapping[str, Any]) -> dict[str, int]:
     return counts
 
 
+#: Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's
+#: mmap threshold at 128 KiB: every tensor above it is mmap'ed, page-faulted and
+#: unmapped again, and torch training runs about 5× slower (measured: 150 steps of
+#: width 512, 4 seeds, one thread: 2.3 s CPU without it, 11.4 s with it). Workers of
+#: a sweep start without it; OMP/MKL/OpenBLAS stay at one thread.
+SLOW_MALLOC_ENV = "MALLOC_TRIM_THRESHOLD_"
+
+
+def local_cluster(workers: int, **options: Any) -> Any:
+    """A :class:`distributed.LocalCluster` of ``workers`` processes, one thread each.
+
+    Started without Dask's ``MALLOC_TRIM_THRESHOLD_`` worker environment (see
+    :data:`SLOW_MALLOC_ENV`), with the dashboard on a free port and quiet logs.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    settings = {
+        "n_workers": workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",  # any free port: several sweeps may run at once
+        "silence_logs": logging.ERROR,  # not the nanny's shutdown chatter
+        **options,
+    }
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{SLOW_MALLOC_ENV}": None}):
+        return LocalCluster(**settings)
+
+
 def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
     """(client, cluster or None): a LocalCluster of processes, or a scheduler address."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         try:
@@ -330,13 +371,7 @@ def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
                 f"Cannot reach the Dask scheduler at {scheduler!r}: {_one_line(exc)}"
             ) from None
     n = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # any free port: several sweeps may run at once
-        silence_logs=logging.ERROR,  # not the nanny's shutdown chatter
-    )
+    cluster = local_cluster(n)
     return Client(cluster), cluster
 
 

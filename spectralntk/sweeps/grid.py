@@ -73,8 +73,6 @@ __all__ = [
 
 #: Keys of the [sweep] table.
 SWEEP_KEYS = ("kind", "name", "task_gflop", "seeds_per_task")
-#: Run kinds a sweep can run (the ``fluctuations`` kind plugs in here).
-KINDS = ("train",)
 #: Axes that are a run's own dimensions (batched inside a task, not separate runs).
 BATCH_AXES = ("width", "seed")
 #: Settings that describe where a run executes, not what it computes.
@@ -188,8 +186,7 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
         a list-valued or execution setting used as an axis, an axis also set in
         ``[base]``, or (from the run's own validation) any invalid setting.
     """
-    from spectralntk.presets import preset_settings
-    from spectralntk.settings import _check_keys, merge_settings
+    from spectralntk.sweeps.kinds import KINDS
 
     for key in data:
         if key not in ("sweep", "base", "axes"):
@@ -201,6 +198,8 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
     kind = head.get("kind", "train")
     if kind not in KINDS:
         raise parameter_error("kind", f"one of {list(KINDS)} in {_where(file, 'sweep')}", kind)
+    run_kind = KINDS[kind]
+    _check_keys = run_kind.check_keys
     name = head.get("name", Path(file).stem if file.endswith(".toml") else "sweep")
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise parameter_error("name", "a folder name (no '/', not starting with '.')", name)
@@ -218,11 +217,11 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
     _check_keys(base, _where(file, "base"))
     layers: list[dict[str, Any]] = []
     if preset is not None:
-        layers.append(preset_settings(preset, quick=quick))
+        layers.append(run_kind.preset(preset, quick))
     elif quick:
         raise parameter_error("quick", "used with preset = NAME in [base]", quick)
     layers.append(base)
-    merged = merge_settings(*layers)
+    merged = run_kind.merge(*layers)
 
     raw_axes = _check_table(data, "axes", file)
     axes: list[tuple[str, tuple[Any, ...]]] = []
@@ -283,11 +282,11 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
 
 
 def resolved_config(spec: SweepSpec, point: Mapping[str, Any]) -> tuple[Any, str]:
-    """(TrainingConfig, dtype) of one grid point; errors name the grid point."""
-    from spectralntk.settings import training_config
+    """(configuration, dtype) of one grid point; errors name the grid point."""
+    from spectralntk.sweeps.kinds import KINDS
 
     try:
-        config, _device, dtype = training_config(spec.point_settings(point))
+        config, _device, dtype = KINDS[spec.kind].configure(spec.point_settings(point))
         return config, check_choice("dtype", dtype, DTYPES)
     except ParameterError as err:
         if not point:
@@ -310,31 +309,15 @@ def run_hash(kind: str, config: Mapping[str, Any], dtype: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _parameters(width: int, depth: int, input_dim: int = 2) -> int:
-    """Number of parameters of an MLP: (n0 + 2)·n + (depth − 1)·(n² + n) + 1."""
-    return (input_dim + 2) * width + max(depth - 1, 0) * (width * width + width) + 1
-
-
 def estimated_flops(config: Any, width: int, seeds: int | None = None) -> float:
-    """Estimated floating-point work of training one width with its seeds.
+    """Estimated floating-point work of one width of a ``train`` run.
 
-    Per seed and step a forward and backward pass on the N training points costs
-    about 6·N·P flops (P parameters); evaluation-grid forward passes 2·M·P each;
-    each checkpoint's empirical NTK about 2·N²·P. A rough model (within a small
-    factor), used only to size tasks.
-
-    Parameters
-    ----------
-    config : TrainingConfig
-    width : int
-    seeds : int, optional
-        Number of seeds (default: all of ``config``).
+    See :func:`spectralntk.sweeps.kinds.train_flops`; ``seeds`` defaults to all of
+    ``config``.
     """
-    p = _parameters(width, config.network.depth, config.network.input_dim)
-    n, m, t = config.points, config.eval_points, config.steps
-    evals = t // (config.eval_every or max(1, t // 200)) + 1
-    per_seed = 6.0 * n * p * t + 2.0 * m * p * evals + 2.0 * n * n * p * len(config.checkpoints)
-    return per_seed * (len(config.seeds) if seeds is None else seeds)
+    from spectralntk.sweeps.kinds import train_flops
+
+    return train_flops(config, width, len(config.seeds) if seeds is None else seeds)
 
 
 def _groups(items: Sequence[int], size: int | None) -> list[tuple[int, ...]]:
@@ -351,8 +334,9 @@ def plan_tasks(spec: SweepSpec) -> list[SweepTask]:
     list of SweepTask
         Each with its hash; distinct points give distinct hashes.
     """
-    from spectralntk.runs.training import TrainingConfig
+    from spectralntk.sweeps.kinds import KINDS
 
+    kind = KINDS[spec.kind]
     limit = spec.task_gflop * 1e9
     tasks: list[SweepTask] = []
     for point in spec.points():
@@ -361,7 +345,7 @@ def plan_tasks(spec: SweepSpec) -> list[SweepTask]:
             packed: list[list[int]] = []
             work = 0.0
             for width in config.widths:
-                cost = estimated_flops(config, width, len(seeds))
+                cost = kind.flops(config, width, len(seeds))
                 if packed and work + cost <= limit:
                     packed[-1].append(width)
                     work += cost
@@ -369,14 +353,7 @@ def plan_tasks(spec: SweepSpec) -> list[SweepTask]:
                     packed.append([width])
                     work = cost
             for widths in packed:
-                sub = TrainingConfig(
-                    **{
-                        **{f: getattr(config, f) for f in config.__dataclass_fields__},
-                        "widths": tuple(widths),
-                        "seeds": tuple(seeds),
-                    }
-                )
-                as_dict = sub.to_dict()
+                as_dict = kind.restrict(config, tuple(widths), tuple(seeds)).to_dict()
                 tasks.append(
                     SweepTask(
                         key=run_hash(spec.kind, as_dict, dtype),
@@ -385,7 +362,7 @@ def plan_tasks(spec: SweepSpec) -> list[SweepTask]:
                         seeds=tuple(seeds),
                         config=as_dict,
                         dtype=dtype,
-                        flops=sum(estimated_flops(config, w, len(seeds)) for w in widths),
+                        flops=sum(kind.flops(config, w, len(seeds)) for w in widths),
                     )
                 )
     return tasks
