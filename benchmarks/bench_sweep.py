@@ -6,7 +6,8 @@ parameterization, 4 seeds batched, N = 256 random training points of the 720-poi
 grid, the ``fourier-mixture`` target, loss ``mean``, T = 400 steps, float64.
 
 1. **Parallel**: ``run_sweep`` on a ``LocalCluster(n_workers=2, threads_per_worker=1,
-   processes=True)`` already started, its workers warmed (torch imported on both), so
+   processes=True)`` already started, its workers warmed (torch, xarray and the training
+   run imported on both), so
    that both sides start from the same state; each task sets ``torch.set_num_threads(1)``
    (the sweep's default) and Dask's nanny starts workers with ``OMP_NUM_THREADS=1``.
    The time is from the call to the last index write (probe, submission, the runs,
@@ -77,7 +78,12 @@ def _identity(x: int) -> int:
 
 
 def _warm() -> str:
+    """What a worker's first task would import: torch, the training run, xarray/netCDF4."""
     import torch
+    import xarray  # noqa: F401
+
+    import spectralntk.runs.training
+    import spectralntk.store.netcdf  # noqa: F401
 
     return torch.__version__
 
@@ -105,7 +111,7 @@ def main() -> None:
     t0 = time.perf_counter()
     client.run(_warm)
     warmed = time.perf_counter() - t0
-    print(f"cluster start {started:.2f} s; torch import on the workers {warmed:.2f} s")
+    print(f"cluster start {started:.2f} s; imports on the workers {warmed:.2f} s")
 
     def run_parallel(folder: Path) -> float:
         t0 = time.perf_counter()
@@ -167,7 +173,7 @@ def main() -> None:
     print(f"    on the workers {', '.join(f'{t:.1f}' for t in on_workers)} s)")
     print(
         f"  CPU seconds of the 4 runs: sequential {seq_cpu[0]:.1f} s, on the workers "
-        f"{worker_cpu:.1f} s (equal: the workers do the same work at the same speed)"
+        f"{worker_cpu:.1f} s (the same work: equal on an idle machine)"
     )
     print(f"  speed-up sequential/parallel: {sequential / parallel:.2f}x (target >= 1.6x)")
     print(f"scheduler overhead: {batch * 1e3:.2f} ms per task ({n} trivial tasks at once); ")

@@ -46,11 +46,10 @@ BASE: dict[str, Any] = {
 
 
 def base_for(axes: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """BASE with ``base`` on top; without its seeds where the axes vary them."""
-    out = {**BASE, **(base or {})}
-    if ("seed" in axes or "seeds" in axes) and "seeds" not in (base or {}):
-        out.pop("seeds")
-    return out
+    """BASE with ``base`` on top, less the BASE settings the axes vary."""
+    varied = {"seeds" if k == "seed" else k for k in axes}
+    out = {k: v for k, v in BASE.items() if k not in varied}
+    return {**out, **(base or {})}
 
 
 def spec_of(axes: dict[str, Any], base: dict[str, Any] | None = None, **head: Any) -> Any:
