@@ -169,6 +169,41 @@ def _check_table(data: Mapping[str, Any], name: str, file: str) -> dict[str, Any
     return {str(k).replace("-", "_"): v for k, v in table.items()}
 
 
+def _axis_values(
+    key: str, axis: str, values: Any, base: Mapping[str, Any], where: str
+) -> tuple[Any, ...]:
+    """The validated values of one axis (``key`` as spelled in the file)."""
+    if axis in EXECUTION_KEYS:
+        raise parameter_error(
+            key, "a setting of the runs, not where they execute (use --device)", values
+        )
+    if axis in LIST_SETTINGS:
+        raise parameter_error(
+            key, "a scalar setting to use as an axis (list-valued settings are not)", values
+        )
+    if not isinstance(values, list):
+        raise parameter_error(key, f"a list of values in {where}", values)
+    if not values:
+        raise parameter_error(key, f"a non-empty list of values in {where}", [])
+    if any(isinstance(value, (list, dict)) for value in values):
+        raise parameter_error(key, "a list of scalar values (numbers, strings)", values)
+    if len({repr(v) for v in values}) != len(values):
+        raise parameter_error(key, "a list of distinct values", values)
+    for setting in ("seeds", "seed") if axis == "seed" else (axis,):
+        if setting in base:
+            raise parameter_error(
+                key,
+                f"set in [base] or varied in [axes], not both (it is {setting} = "
+                f"{base[setting]!r} in [base])",
+                values,
+            )
+    if axis == "width":
+        return tuple(sorted(check_int("width", v, 1) for v in values))
+    if axis == "seed":
+        return tuple(sorted(check_int("seed", v, 0) for v in values))
+    return tuple(values)
+
+
 def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> SweepSpec:
     """Validate the tables of a sweep file (see the module docstring).
 
@@ -199,7 +234,6 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
     if kind not in KINDS:
         raise parameter_error("kind", f"one of {list(KINDS)} in {_where(file, 'sweep')}", kind)
     run_kind = KINDS[kind]
-    _check_keys = run_kind.check_keys
     name = head.get("name", Path(file).stem if file.endswith(".toml") else "sweep")
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise parameter_error("name", "a folder name (no '/', not starting with '.')", name)
@@ -214,7 +248,7 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
     quick = base.pop("quick", False)
     if not isinstance(quick, bool):
         raise parameter_error("quick", "true or false", quick)
-    _check_keys(base, _where(file, "base"))
+    run_kind.check_keys(base, _where(file, "base"))
     layers: list[dict[str, Any]] = []
     if preset is not None:
         layers.append(run_kind.preset(preset, quick))
@@ -223,45 +257,14 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
     layers.append(base)
     merged = run_kind.merge(*layers)
 
-    raw_axes = _check_table(data, "axes", file)
     axes: list[tuple[str, tuple[Any, ...]]] = []
-    for key, values in raw_axes.items():
+    for key, values in _check_table(data, "axes", file).items():
         axis = "seed" if key == "seeds" else key
-        if axis != "seed":
-            _check_keys({axis: None}, _where(file, "axes"))
-        if axis in EXECUTION_KEYS:
-            raise parameter_error(
-                key, "a setting of the runs, not where they execute (use --device)", values
-            )
-        if axis in LIST_SETTINGS:
-            raise parameter_error(
-                key, "a scalar setting to use as an axis (list-valued settings are not)", values
-            )
-        if not isinstance(values, list):
-            raise parameter_error(key, f"a list of values in {_where(file, 'axes')}", values)
-        if not values:
-            raise parameter_error(key, f"a non-empty list of values in {_where(file, 'axes')}", [])
-        for value in values:
-            if isinstance(value, (list, dict)):
-                raise parameter_error(key, "a list of scalar values (numbers, strings)", values)
-        if len({repr(v) for v in values}) != len(values):
-            raise parameter_error(key, "a list of distinct values", values)
         if any(axis == a for a, _ in axes):
             raise parameter_error(key, "given once in [axes] (seed and seeds are one axis)", key)
-        given = ("seeds", "seed") if axis == "seed" else (axis,)
-        for setting in given:
-            if setting in base:
-                raise parameter_error(
-                    key,
-                    f"set in [base] or varied in [axes], not both (it is {setting} = "
-                    f"{base[setting]!r} in [base])",
-                    values,
-                )
-        if axis == "width":
-            values = sorted(check_int("width", v, 1) for v in values)
-        if axis == "seed":
-            values = sorted(check_int("seed", v, 0) for v in values)
-        axes.append((axis, tuple(values)))
+        if axis != "seed":
+            run_kind.check_keys({axis: None}, _where(file, "axes"))
+        axes.append((axis, _axis_values(key, axis, values, base, _where(file, "axes"))))
     spec = SweepSpec(kind, name, merged, tuple(axes), task_gflop, seeds_per_task)
     for point in spec.points():  # every point must be a valid run before anything starts
         resolved_config(spec, point)
