@@ -90,32 +90,26 @@ def _open_run(path: Path, chunks: Any) -> Any:
 
 def _join_point(parts: list[tuple[dict[str, Any], Any]]) -> Any:
     """The tasks of one grid point joined along seed, then width (as ``train`` writes)."""
-    import xarray as xr
-
     by_widths: dict[tuple[int, ...], list[tuple[tuple[int, ...], Any]]] = {}
     for task, ds in parts:
         by_widths.setdefault(tuple(task["widths"]), []).append((tuple(task["seeds"]), ds))
-    joined = []
-    for widths in sorted(by_widths):
-        group = [ds for _, ds in sorted(by_widths[widths])]
-        joined.append(
-            group[0]
-            if len(group) == 1
-            else xr.concat(
-                group,
-                dim=schema.SEED,
-                data_vars="minimal",
-                coords="minimal",
-                compat="override",
-                join="outer",
-                combine_attrs="override",
-            )
-        )
-    if len(joined) == 1:
-        return joined[0]
+    joined = [
+        _concat([ds for _, ds in sorted(by_widths[w], key=lambda item: item[0])], schema.SEED)
+        for w in sorted(by_widths)
+    ]
+    return _concat(joined, schema.WIDTH)
+
+
+def _concat(parts: list[Any], dim: str) -> Any:
+    """``parts`` joined along ``dim``; variables without ``dim`` are taken from the first
+    (they are the same in every part: theory per width, training inputs)."""
+    import xarray as xr
+
+    if len(parts) == 1:
+        return parts[0]
     return xr.concat(
-        joined,
-        dim=schema.WIDTH,
+        parts,
+        dim=dim,
         data_vars="minimal",
         coords="minimal",
         compat="override",

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,15 +272,10 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
 
 def load_sweep_file(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file (see :func:`sweep_spec`)."""
+    from spectralntk.settings import read_toml
+
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text())
-    except FileNotFoundError:
-        raise parameter_error("sweep file", "an existing TOML file", str(file)) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        reason = " ".join(str(err).split())
-        raise parameter_error("sweep file", f"a readable TOML file ({reason})", str(file)) from None
-    return sweep_spec(data, file=file.name)
+    return sweep_spec(read_toml(file, "sweep file"), file=file.name)
 
 
 def resolved_config(spec: SweepSpec, point: Mapping[str, Any]) -> tuple[Any, str]:
