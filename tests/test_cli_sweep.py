@@ -105,3 +105,40 @@ def test_unknown_device_fails_before_anything_is_written(in_tmp: Path, scheduler
 def test_unreachable_scheduler_is_one_line(in_tmp: Path) -> None:
     result = invoke("sweep", "s.toml", "--scheduler", "tcp://127.0.0.1:1")
     assert_one_error_line(result, "tcp://127.0.0.1:1")
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # one quick run and one long one: interrupt once the quick one is written
+    (tmp_path / "s.toml").write_text(
+        SWEEP.replace("steps = 20\n", "").replace("lr = [0.5, 0.25]", "steps = [20, 20000]")
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [sys.executable, "-m", "spectralntk", "sweep", "s.toml", "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs/small/runs"
+    deadline = time.monotonic() + 240
+    while not list(runs.glob("*.nc")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err and "Traceback" not in err
+    index = json.loads((tmp_path / "runs/small/index.json").read_text())
+    assert sorted(t["status"] for t in index["tasks"]) == ["finished", "pending"]
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    done = subprocess.run(
+        [*args, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    index = json.loads((tmp_path / "runs/small/index.json").read_text())
+    assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
