@@ -25,6 +25,7 @@ __all__ = [
     "BiasInit",
     "NetworkConfig",
     "Parameterization",
+    "check_fields",
 ]
 
 
@@ -158,8 +159,13 @@ class NetworkConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetworkConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the key."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in names:
-                raise parameter_error("config", f"a mapping with keys in {sorted(names)}", key)
-        return cls(**data)
+        return cls(**check_fields(cls, data))
+
+
+def check_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as a dict if every key is a field of the dataclass ``cls``, else the error."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise parameter_error("config", f"a mapping with keys in {sorted(names)}", key)
+    return dict(data)

@@ -608,6 +608,8 @@ rc = run(["--help"])
 print("AFTER_HELP", rc, heavy())
 rc = run(["sweep", "--help"])
 print("AFTER_SWEEP_HELP", rc, heavy())
+rc = run(["fluctuations", "--help"])
+print("AFTER_FLUCTUATIONS_HELP", rc, heavy())
 rc = run(["decompose", "--kernel", "analytic", "--depth", "4", "--quiet", "--out", {out!r}])
 print("AFTER_DECOMPOSE", rc, heavy())
 """
@@ -630,6 +632,7 @@ def test_no_heavy_imports(tmp_path: Path) -> None:
     }
     assert marks["AFTER_IMPORT"] == "AFTER_IMPORT []", proc.stdout
     assert marks["AFTER_HELP"] == "AFTER_HELP 0 []", proc.stdout
+    assert marks["AFTER_FLUCTUATIONS_HELP"] == "AFTER_FLUCTUATIONS_HELP 0 []", proc.stdout
     assert marks["AFTER_SWEEP_HELP"] == "AFTER_SWEEP_HELP 0 []", proc.stdout
     # Writing the run file builds an xarray Dataset, and xarray itself imports dask
     # (when installed: a dependency of `spectralntk sweep`) to recognise dask arrays;

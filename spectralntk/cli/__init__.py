@@ -13,6 +13,7 @@ import typer
 
 from spectralntk._version import __version__
 from spectralntk.cli.decompose import decompose_cli
+from spectralntk.cli.fluctuations import fluctuations_cli
 from spectralntk.cli.sweep import sweep_cli
 from spectralntk.cli.train import train_cli
 
@@ -47,6 +48,7 @@ def _root(
 app.command("decompose")(decompose_cli)
 app.command("train")(train_cli)
 app.command("sweep")(sweep_cli)
+app.command("fluctuations")(fluctuations_cli)
 
 
 def main() -> None:

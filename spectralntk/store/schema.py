@@ -50,8 +50,11 @@ __all__ = [
     "DEPTH",
     "EIGENMODE",
     "EMPIRICAL_SPECTRUM",
+    "FLUCTUATION",
     "FREQUENCY",
     "JACOT_LAYERS",
+    "PROBE",
+    "PROBE_ANGLE",
     "RANK",
     "REQUIRED_COORDS",
     "REQUIRED_VARIABLES",
@@ -86,6 +89,10 @@ RANK = "rank"
 """Position of an eigenvalue of a Gram matrix in descending order (0 = largest)."""
 EIGENMODE = "eigenmode"
 """Eigenvector of the analytic NTK Gram on the training points, by descending eigenvalue."""
+PROBE = "probe"
+"""Probe point x(2πp/P) on the circle at which the NTK diagonal is measured (p = 0: x0)."""
+PROBE_ANGLE = "probe_angle"
+"""Non-dimension coordinate along ``probe``: the probe point's angle."""
 
 JACOT_LAYERS = "jacot_layers"
 """Non-dimension coordinate along ``depth``: L = depth + 1 (Jacot et al. 2018)."""
@@ -124,6 +131,8 @@ EMPIRICAL_SPECTRUM = "empirical_spectrum"
 """Run type written by ``spectralntk decompose --kernel empirical``."""
 TRAINING = "training"
 """Run type written by ``spectralntk train``."""
+FLUCTUATION = "fluctuation"
+"""Run type written by ``spectralntk fluctuations`` (Hanin & Nica 2019 statistics)."""
 
 
 # --------------------------------------------------------------------------
@@ -352,6 +361,173 @@ VARIABLES.update(
     }
 )
 
+# ---- fluctuation run (spectralntk fluctuations) ----------------------------
+_DW = (DEPTH, WIDTH)
+_DWS = (DEPTH, WIDTH, SEED)
+_KXX = "empirical NTK K(x, x)"
+VARIABLES.update(
+    {
+        PROBE: VariableSpec((PROBE,), "index p of the probe point x(2 pi p / P)", "1", "int32"),
+        PROBE_ANGLE: VariableSpec(
+            (PROBE,), "angle of the probe point on the unit circle", "radian", "float64"
+        ),
+        "beta": VariableSpec(
+            _DW,
+            "Hanin-Nica inverse temperature beta = sum of 1/n_l over hidden layers",
+            "1",
+            "float64",
+        ),
+        "ntk_diagonal": VariableSpec(
+            (*_DWS, PROBE), f"{_KXX} of one network at the probe point", "1", "float64"
+        ),
+        "ntk_diagonal_seed_mean": VariableSpec(
+            (*_DW, PROBE), f"mean over seeds of the {_KXX}", "1", "float64"
+        ),
+        "ntk_diagonal_seed_second_moment": VariableSpec(
+            (*_DW, PROBE), f"mean over seeds of the squared {_KXX}", "1", "float64"
+        ),
+        "ntk_diagonal_mean": VariableSpec(
+            _DW, f"mean of the {_KXX} over seeds and probe points", "1", "float64"
+        ),
+        "ntk_diagonal_mean_stderr": VariableSpec(
+            _DW,
+            "standard error of the mean of K(x, x) (seeds as independent units)",
+            "1",
+            "float64",
+        ),
+        "exact_ntk_diagonal_mean": VariableSpec(
+            _DW,
+            "exact finite-width E[K(x, x)] (ReLU, biases absent or zero at init; NaN otherwise)",
+            "1",
+            "float64",
+        ),
+        "analytic_ntk_diagonal": VariableSpec(
+            _DW,
+            "infinite-width NTK Theta(x, x) in the run's parameterization at this width",
+            "1",
+            "float64",
+        ),
+        "normalized_second_moment": VariableSpec(
+            _DW, "E[K(x, x)^2] / E[K(x, x)]^2 over seeds and probe points", "1", "float64"
+        ),
+        "normalized_second_moment_low": VariableSpec(
+            _DW,
+            "lower end of the percentile bootstrap interval of E[K^2]/E[K]^2 (seeds resampled)",
+            "1",
+            "float64",
+        ),
+        "normalized_second_moment_high": VariableSpec(
+            _DW,
+            "upper end of the percentile bootstrap interval of E[K^2]/E[K]^2 (seeds resampled)",
+            "1",
+            "float64",
+        ),
+        "log_normalized_second_moment": VariableSpec(
+            _DW, "natural log of E[K(x, x)^2] / E[K(x, x)]^2", "1", "float64"
+        ),
+        "hanin_nica_second_moment": VariableSpec(
+            _DW, "Hanin-Nica prediction exp(5 beta) of E[K^2]/E[K]^2", "1", "float64"
+        ),
+        "small_beta_log_second_moment": VariableSpec(
+            _DW,
+            "first-order (small beta) prediction of log(E[K^2]/E[K]^2) (NaN if not ReLU)",
+            "1",
+            "float64",
+        ),
+        "ntk_profile_seed_mean": VariableSpec(
+            (*_DW, ANGLE), "mean over seeds of the empirical NTK K(x0, x(gamma))", "1", "float64"
+        ),
+        "ntk_profile_seed_std": VariableSpec(
+            (*_DW, ANGLE),
+            "standard deviation over seeds of the empirical NTK K(x0, x(gamma))",
+            "1",
+            "float64",
+        ),
+        "ntk_profile_relative_spread": VariableSpec(
+            (*_DW, ANGLE),
+            "standard deviation over seeds / |mean| of the empirical NTK K(x0, x(gamma))",
+            "1",
+            "float64",
+        ),
+        "first_step_ntk_diagonal_change": VariableSpec(
+            (*_DWS, PROBE),
+            "change of K(x, x) after one gradient step on the single example x0",
+            "1",
+            "float64",
+        ),
+        "first_step_residual": VariableSpec(
+            _DWS, "residual f(x0) - y0 of the single example before the step", "1", "float64"
+        ),
+        "first_step_relative_change": VariableSpec(
+            _DW,
+            "mean over seeds of the change of K(x0, x0) / mean of K(x0, x0), one step on x0",
+            "1",
+            "float64",
+        ),
+        "first_step_relative_change_low": VariableSpec(
+            _DW,
+            "lower end of the percentile bootstrap interval of the first-step relative change",
+            "1",
+            "float64",
+        ),
+        "first_step_relative_change_high": VariableSpec(
+            _DW,
+            "upper end of the percentile bootstrap interval of the first-step relative change",
+            "1",
+            "float64",
+        ),
+        "first_step_prediction": VariableSpec(
+            _DW,
+            "Hanin-Nica scaling (d beta / n0) exp(5 beta) of the first-step relative change",
+            "1",
+            "float64",
+        ),
+        "first_step_learning_rate": VariableSpec(
+            _DW, "learning rate eta of the single-example step", "1", "float64"
+        ),
+        "training_learning_rate": VariableSpec(
+            _DW, "learning rate eta of the training run", "1", "float64"
+        ),
+        "training_kernel_drift": VariableSpec(
+            _DWS,
+            "relative Frobenius change of the empirical NTK Gram on the training points",
+            "1",
+            "float64",
+        ),
+        "training_top_eigenvalue_change": VariableSpec(
+            _DWS,
+            "relative change of the largest eigenvalue of the NTK Gram on the training points",
+            "1",
+            "float64",
+        ),
+        "training_ntk_eigenvalue_initial": VariableSpec(
+            (*_DWS, RANK),
+            "eigenvalue of the empirical NTK Gram on the training points / N at step 0",
+            "1",
+            "float64",
+        ),
+        "training_ntk_eigenvalue_final": VariableSpec(
+            (*_DWS, RANK),
+            "eigenvalue of the empirical NTK Gram on the training points / N at the last step",
+            "1",
+            "float64",
+        ),
+        "training_loss_initial": VariableSpec(
+            _DWS, "training loss at step 0 in the run's loss convention", "1", "float64"
+        ),
+        "training_loss_final": VariableSpec(
+            _DWS, "training loss at the last step in the run's loss convention", "1", "float64"
+        ),
+        "training_diverged": VariableSpec(
+            _DWS,
+            "divergence flag of the training run",
+            "1",
+            "int8",
+            {"flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "finite diverged"},
+        ),
+    }
+)
+
 REQUIRED_VARIABLES: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset(
         {
@@ -390,10 +566,24 @@ REQUIRED_VARIABLES[TRAINING] = frozenset(
     {"loss", "residual_cos", "residual_sin", "predicted_residual_cos", "diverged"}
 )
 
+REQUIRED_VARIABLES[FLUCTUATION] = frozenset(
+    {
+        "beta",
+        "ntk_diagonal",
+        "ntk_diagonal_mean",
+        "normalized_second_moment",
+        "hanin_nica_second_moment",
+        "ntk_empirical_profile",
+        "first_step_relative_change",
+        "first_step_prediction",
+    }
+)
+
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
     EMPIRICAL_SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, WIDTH, SEED, FREQUENCY, ANGLE, RANK}),
     TRAINING: frozenset({WIDTH, SEED, STEP, FREQUENCY, SAMPLE, ANGLE, CHECKPOINT}),
+    FLUCTUATION: frozenset({DEPTH, JACOT_LAYERS, WIDTH, SEED, PROBE, PROBE_ANGLE, ANGLE}),
 }
 """Coordinates each run type must hold."""
 
