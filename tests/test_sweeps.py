@@ -397,3 +397,59 @@ def test_the_readme_sweep_file_is_valid() -> None:
     assert spec.name == "lr-depth" and len(spec.points()) == 4
     # default grain: widths 64 and 256 of a point fit one task (about 0.2 TFLOP)
     assert [t.widths for t in plan_tasks(spec)] == [(64, 256)] * 4
+
+
+# ---------------------------------------------------------------------------
+# fluctuation runs
+# ---------------------------------------------------------------------------
+FLUCTUATION_BASE = {"seeds": 4, "probes": 8, "bootstrap": 50}
+
+
+def fluctuation_spec(axes: dict[str, Any], **head: Any) -> Any:
+    return sweep_spec(
+        {"sweep": {"kind": "fluctuations", **head}, "base": FLUCTUATION_BASE, "axes": axes}
+    )
+
+
+def test_fluctuation_sweep_batches_depth_and_is_identical_to_the_run(
+    client: Any, tmp_path: Path
+) -> None:
+    from spectralntk.runs.fluctuations import fluctuations
+    from spectralntk.sweeps.kinds import KINDS
+
+    spec = fluctuation_spec(
+        {"width": [16, 32], "depth": [3, 2], "weight_std": [1.2, 1.5]}, task_gflop=1e-9
+    )
+    # depth is a dimension of a fluctuation run: batched, not a sweep axis
+    assert [k for k, _ in spec.point_axes] == ["weight_std"]
+    assert [t.widths for t in plan_tasks(spec)] == [(16,), (32,)] * 2
+    assert run_sweep(spec, tmp_path / "f", client=client).counts["finished"] == 4
+    ds = open_sweep(tmp_path / "f")
+    assert ds.attrs["spectralntk_run_type"] == "fluctuation"
+    assert ds["ntk_diagonal"].dims == ("weight_std", "depth", "width", "seed", "probe")
+    assert ds["depth"].values.tolist() == [2, 3]
+    cfg, device, dtype = KINDS["fluctuations"].configure(spec.point_settings({"weight_std": 1.5}))
+    ref = fluctuations(cfg, device=device, dtype=dtype).to_dataset()
+    got = ds.sel(weight_std=1.5).load()
+    for name, var in ref.data_vars.items():
+        np.testing.assert_array_equal(got[name].values, var.values, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("head", "base", "key"),
+    [
+        ({"seeds_per_task": 2}, {}, "seeds_per_task"),
+        ({}, {"seeds": 1}, "seeds"),
+        ({}, {"lr": 0.1}, "lr"),
+        ({}, {"preset": "hanin"}, "preset"),
+    ],
+)
+def test_bad_fluctuation_sweep_files(head: dict[str, Any], base: dict[str, Any], key: str) -> None:
+    data = {
+        "sweep": {"kind": "fluctuations", **head},
+        "base": {**FLUCTUATION_BASE, **base},
+        "axes": {"width": [8]},
+    }
+    with pytest.raises(ParameterError) as info:
+        sweep_spec(data)
+    assert info.value.parameter == key

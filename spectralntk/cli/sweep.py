@@ -65,7 +65,7 @@ def sweep_cli(
     memory_budget: Annotated[float, typer.Option(help="GiB one batch of seeds may use.")] = 4.0,
     quiet: Annotated[bool, typer.Option(help="Print only the sweep folder.")] = False,
 ) -> None:
-    """Run a grid of training runs on Dask; each run writes its own NetCDF in one folder.
+    """Run a grid of train or fluctuations runs on Dask, each into its own NetCDF in one folder.
 
     Open the result with spectralntk.open_sweep(FOLDER).
     """

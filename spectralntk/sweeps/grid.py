@@ -3,11 +3,11 @@
 A sweep file is TOML with three tables::
 
     [sweep]
-    kind = "train"          # the run type of every grid point (``spectralntk train``)
+    kind = "train"          # the command of every grid point: train or fluctuations
     name = "lr-depth"       # default: the file's stem; the default folder is runs/<name>
     task_gflop = 1000       # grain: estimated work of one task (see below)
 
-    [base]                  # anything ``train`` accepts (flat settings; preset, quick)
+    [base]                  # anything the command accepts (flat settings; preset, quick)
     preset = "exp2.3"
     quick = true
     steps = 500
@@ -18,10 +18,11 @@ A sweep file is TOML with three tables::
     lr = [0.01, 0.1]
     depth = [1, 2]
 
-The grid is the product of the axes. ``width`` and ``seed`` (or ``seeds``) are the
-run's own dimensions: they become the ``width`` and ``seeds`` settings of the runs
-instead of separate runs, so one grid *point* is one ``train`` run over every
-width and seed, for one value of each other axis.
+The grid is the product of the axes. ``width`` and ``seed`` (or ``seeds``) — and
+``depth`` for ``fluctuations`` — are the run's own dimensions: they become the
+``width``, ``seeds`` (``depth``) settings of the runs instead of separate runs, so
+one grid *point* is one run over every width and seed, for one value of each other
+axis (:mod:`spectralntk.sweeps.kinds`).
 
 Task grain
 ----------
@@ -33,8 +34,9 @@ the smallest, into a task while its estimated work (:func:`estimated_flops`) sta
 under ``task_gflop`` (default 1000 GFLOP: one to a few minutes of one CPU core,
 seconds on a GPU); a width whose own work exceeds it is a task alone. So small
 widths do not make tiny tasks, and the longest task is one width with its seeds.
-``seeds_per_task`` (default: all) splits the seeds into groups for very long
-widths; each group is then bit-identical to ``train`` with that group of seeds.
+``seeds_per_task`` (default: all; ``train`` only, fluctuation statistics are over
+seeds) splits the seeds into groups for very long widths; each group is then
+bit-identical to ``train`` with that group of seeds.
 
 Every task is keyed by the SHA-256 of the canonical JSON of its full resolved
 configuration (:func:`run_hash`): the run kind, the run configuration (its widths
@@ -72,8 +74,6 @@ __all__ = [
 
 #: Keys of the [sweep] table.
 SWEEP_KEYS = ("kind", "name", "task_gflop", "seeds_per_task")
-#: Axes that are a run's own dimensions (batched inside a task, not separate runs).
-BATCH_AXES = ("width", "seed")
 #: Settings that describe where a run executes, not what it computes.
 EXECUTION_KEYS = ("device",)
 #: Settings whose value is a list: not usable as an axis (a coordinate is a scalar).
@@ -111,9 +111,16 @@ class SweepSpec:
     seeds_per_task: int | None = None
 
     @property
+    def batch_axes(self) -> Mapping[str, str]:
+        """Axes that are dimensions of one run, by the setting they fill (see kinds)."""
+        from spectralntk.sweeps.kinds import KINDS
+
+        return KINDS[self.kind].batch_axes
+
+    @property
     def point_axes(self) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-        """The axes that make separate runs (all but width and seed), in file order."""
-        return tuple((k, v) for k, v in self.axes if k not in BATCH_AXES)
+        """The axes that make separate runs (all but the run's own dims), in file order."""
+        return tuple((k, v) for k, v in self.axes if k not in self.batch_axes)
 
     def points(self) -> list[dict[str, Any]]:
         """Every grid point as {axis: value} over :attr:`point_axes` (C order)."""
@@ -127,11 +134,9 @@ class SweepSpec:
         """The full flat settings of one grid point (every width and seed)."""
         settings = dict(self.base)
         settings.update(point)
-        axes = dict(self.axes)
-        if "width" in axes:
-            settings["width"] = list(axes["width"])
-        if "seed" in axes:
-            settings["seeds"] = list(axes["seed"])
+        for axis, values in self.axes:
+            if axis in self.batch_axes:
+                settings[self.batch_axes[axis]] = list(values)
         return settings
 
 
@@ -169,9 +174,10 @@ def _check_table(data: Mapping[str, Any], name: str, file: str) -> dict[str, Any
 
 
 def _axis_values(
-    key: str, axis: str, values: Any, base: Mapping[str, Any], where: str
+    key: str, axis: str, setting: str, values: Any, base: Mapping[str, Any], where: str
 ) -> tuple[Any, ...]:
-    """The validated values of one axis (``key`` as spelled in the file)."""
+    """The validated values of one axis (``key`` as spelled in the file; ``setting``
+    the setting it fills)."""
     if axis in EXECUTION_KEYS:
         raise parameter_error(
             key, "a setting of the runs, not where they execute (use --device)", values
@@ -188,18 +194,16 @@ def _axis_values(
         raise parameter_error(key, "a list of scalar values (numbers, strings)", values)
     if len({repr(v) for v in values}) != len(values):
         raise parameter_error(key, "a list of distinct values", values)
-    for setting in ("seeds", "seed") if axis == "seed" else (axis,):
-        if setting in base:
+    for name in dict.fromkeys((setting, axis)):
+        if name in base:
             raise parameter_error(
                 key,
-                f"set in [base] or varied in [axes], not both (it is {setting} = "
-                f"{base[setting]!r} in [base])",
+                f"set in [base] or varied in [axes], not both (it is {name} = "
+                f"{base[name]!r} in [base])",
                 values,
             )
-    if axis == "width":
-        return tuple(sorted(check_int("width", v, 1) for v in values))
-    if axis == "seed":
-        return tuple(sorted(check_int("seed", v, 0) for v in values))
+    if setting != axis or axis == "width":  # a run's own dimension: sorted ints
+        return tuple(sorted(check_int(axis, v, 0 if axis == "seed" else 1) for v in values))
     return tuple(values)
 
 
@@ -241,6 +245,10 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
         raise parameter_error("task_gflop", "a finite real number in the range (0, inf)", 0.0)
     per_task = head.get("seeds_per_task")
     seeds_per_task = None if per_task is None else check_int("seeds_per_task", per_task, 1)
+    if seeds_per_task is not None and not run_kind.split_seeds:
+        raise parameter_error(
+            "seeds_per_task", f"absent for kind {kind!r} (its statistics are over seeds)", per_task
+        )
 
     base = _check_table(data, "base", file)
     preset = base.pop("preset", None)
@@ -263,7 +271,9 @@ def sweep_spec(data: Mapping[str, Any], *, file: str = "the sweep file") -> Swee
             raise parameter_error(key, "given once in [axes] (seed and seeds are one axis)", key)
         if axis != "seed":
             run_kind.check_keys({axis: None}, _where(file, "axes"))
-        axes.append((axis, _axis_values(key, axis, values, base, _where(file, "axes"))))
+        setting = run_kind.batch_axes.get(axis, axis)
+        where = _where(file, "axes")
+        axes.append((axis, _axis_values(key, axis, setting, values, base, where)))
     spec = SweepSpec(kind, name, merged, tuple(axes), task_gflop, seeds_per_task)
     for point in spec.points():  # every point must be a valid run before anything starts
         resolved_config(spec, point)

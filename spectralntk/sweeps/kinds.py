@@ -4,8 +4,8 @@ A :class:`RunKind` is everything the sweep needs to know about one command:
 its flat settings (the same keys and checks as the command), how settings become
 a validated configuration, how a configuration is restricted to some widths and
 seeds (a task), its estimated work, and the function a worker calls. ``train`` is
-the one kind so far; another command (``fluctuations``) plugs in by adding an
-entry to :data:`KINDS` — nothing else in :mod:`spectralntk.sweeps` names a kind.
+and ``fluctuations`` are the kinds; another command plugs in by adding an entry to
+:data:`KINDS` — nothing else in :mod:`spectralntk.sweeps` names a kind.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ class RunKind:
     ----------
     name : str
         The ``kind`` of ``[sweep]``.
+    batch_axes : dict
+        Axes that are dimensions of one run, by the setting they fill (``seed`` →
+        ``seeds``): their values become that setting of every run instead of
+        separate runs. ``width`` is always one; tasks split along it.
+    split_seeds : bool
+        Whether a run's seeds may be split over tasks (``seeds_per_task``): not for
+        statistics over seeds.
     preset : callable
         ``(name, quick) -> dict``: a preset's settings.
     merge : callable
@@ -44,6 +51,8 @@ class RunKind:
     """
 
     name: str
+    batch_axes: Mapping[str, str]
+    split_seeds: bool
     preset: Callable[[str, bool], dict[str, Any]]
     merge: Callable[..., dict[str, Any]]
     check_keys: Callable[[Mapping[str, Any], str], None]
@@ -80,7 +89,7 @@ def _train_configure(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
     return training_config(settings)
 
 
-def _train_restrict(config: Any, widths: tuple[int, ...], seeds: tuple[int, ...]) -> Any:
+def _restrict(config: Any, widths: tuple[int, ...], seeds: tuple[int, ...]) -> Any:
     import dataclasses
 
     return dataclasses.replace(config, widths=tuple(widths), seeds=tuple(seeds))
@@ -134,14 +143,158 @@ def _train_execute(
 
 TRAIN = RunKind(
     name="train",
+    batch_axes={"width": "width", "seed": "seeds"},
+    split_seeds=True,
     preset=_train_preset,
     merge=_train_merge,
     check_keys=_train_check_keys,
     configure=_train_configure,
-    restrict=_train_restrict,
+    restrict=_restrict,
     flops=train_flops,
     execute=_train_execute,
 )
 
+# ---------------------------------------------------------------------------
+# fluctuations
+# ---------------------------------------------------------------------------
+#: Settings of a ``fluctuations`` run that are not fields of FluctuationConfig.
+_FLUCTUATION_EXTRA = {"frequency": None, "device": "cpu", "dtype": "float64"}
+#: Settings spelled as the command's options where the field is plural.
+_FLUCTUATION_NAMES = {"depths": "depth", "widths": "width"}
+
+
+def fluctuation_defaults() -> dict[str, Any]:
+    """Every setting of a ``fluctuations`` run: the command's options and defaults.
+
+    The fields of :class:`~spectralntk.runs.fluctuations.FluctuationConfig` (``depth``,
+    ``width`` lists; ``seeds`` a count or a list; ``target`` a name), the ``default``
+    preset's depths, widths, seeds and probes, and ``frequency``, ``device``, ``dtype``.
+    """
+    import dataclasses
+
+    from spectralntk.runs.fluctuations import FLUCTUATION_PRESETS, FluctuationConfig
+
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(FluctuationConfig):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+    out["target"] = "fourier-mixture"
+    out.update(_fluctuation_preset("default", False, FLUCTUATION_PRESETS))
+    out.update(_FLUCTUATION_EXTRA)
+    return out
+
+
+def _fluctuation_preset(name: str, quick: bool, presets: Any = None) -> dict[str, Any]:
+    from spectralntk.errors import check_choice
+    from spectralntk.runs.fluctuations import FLUCTUATION_PRESETS
+
+    table = presets or FLUCTUATION_PRESETS
+    chosen = "quick" if quick else check_choice("preset", name, tuple(table))
+    return {_FLUCTUATION_NAMES.get(k, k): v for k, v in table[chosen].items()}
+
+
+def _fluctuation_check_keys(settings: Mapping[str, Any], where: str) -> None:
+    from spectralntk.errors import parameter_error
+
+    known = fluctuation_defaults()
+    for key in settings:
+        if key not in known:
+            raise parameter_error(key, f"a setting of fluctuations in {where}", key)
+
+
+def _fluctuation_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    out = fluctuation_defaults()
+    for layer in layers:
+        _fluctuation_check_keys(layer, "settings")
+        out.update({k: v for k, v in layer.items() if v is not None})
+    return out
+
+
+def _fluctuation_configure(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
+    from spectralntk.errors import parameter_error
+    from spectralntk.runs.fluctuations import FluctuationConfig
+    from spectralntk.targets import make_target
+
+    s = dict(settings)
+    _fluctuation_check_keys(s, "settings")
+    seeds = s.pop("seeds")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 2:
+            raise parameter_error(
+                "seeds", "an int in the range [2, inf) (second moments need two networks)", seeds
+            )
+        seeds = range(seeds)
+    if not isinstance(seeds, (range, list, tuple)):
+        raise parameter_error("seeds", "a count ≥ 2 or a list of seeds", seeds)
+    device, dtype, frequency = s.pop("device"), s.pop("dtype"), s.pop("frequency")
+    depths, widths = s.pop("depth"), s.pop("width")
+    target = make_target(s.pop("target"), frequency=frequency)
+    config = FluctuationConfig(
+        depths=tuple(depths if isinstance(depths, list) else [depths]),
+        widths=tuple(widths if isinstance(widths, list) else [widths]),
+        seeds=tuple(seeds),
+        target=target,
+        **s,
+    )
+    return config, str(device), str(dtype)
+
+
+def fluctuation_flops(config: Any, width: int, seeds: int) -> float:
+    """Estimated work of one width of a fluctuation run, over all its depths.
+
+    Per network: the NTK diagonal on P probes before and after the one-example step
+    and the kernel row, about 20·P·P_params flops; with training T steps on N points
+    6·N·P_params·T plus the two Gram matrices 4·N²·P_params (P_params parameters).
+    """
+    total = 0.0
+    for depth in config.depths:
+        p = _parameters(width, depth)
+        per = 20.0 * config.probes * p
+        if config.steps > 0:
+            per += 6.0 * config.points * p * config.steps + 4.0 * config.points**2 * p
+        total += per
+    return total * seeds
+
+
+def _fluctuation_execute(
+    config: Mapping[str, Any],
+    *,
+    device: str,
+    dtype: str,
+    state_path: os.PathLike[str],
+    resume: bool,
+    flush_seconds: float,
+    memory_budget: int | None,
+    history: str,
+) -> Any:
+    """A fluctuation run (minutes at most per width: no saved state, restarts from zero)."""
+    from spectralntk.runs.fluctuations import (
+        DEFAULT_MEMORY_BUDGET,
+        FluctuationConfig,
+        fluctuations,
+    )
+
+    run = fluctuations(
+        FluctuationConfig.from_dict(config),
+        device=device,
+        dtype=dtype,
+        memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET,
+    )
+    return run.to_dataset(history=history)
+
+
+FLUCTUATIONS = RunKind(
+    name="fluctuations",
+    batch_axes={"width": "width", "seed": "seeds", "depth": "depth"},
+    split_seeds=False,
+    preset=_fluctuation_preset,
+    merge=_fluctuation_merge,
+    check_keys=_fluctuation_check_keys,
+    configure=_fluctuation_configure,
+    restrict=_restrict,
+    flops=fluctuation_flops,
+    execute=_fluctuation_execute,
+)
+
 #: The run kinds by name (``[sweep] kind``).
-KINDS: dict[str, RunKind] = {TRAIN.name: TRAIN}
+KINDS: dict[str, RunKind] = {kind.name: kind for kind in (TRAIN, FLUCTUATIONS)}
