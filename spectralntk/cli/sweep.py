@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from spectralntk.cli._common import fail, plain_table, user_errors, with_progress
-from spectralntk.errors import ParameterError, check_real
+from spectralntk.errors import ParameterError, check_int, check_real
 
 __all__ = ["outcome_table", "sweep_cli"]
 
@@ -62,7 +62,10 @@ def sweep_cli(
         typer.Option(help="Torch device of every run: cpu, cuda, cuda:N, mps or auto."),
     ] = None,
     threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,
-    memory_budget: Annotated[float, typer.Option(help="GiB one batch of seeds may use.")] = 4.0,
+    memory_budget: Annotated[
+        float | None,
+        typer.Option(help="GiB one batch of seeds may use. [default: the command's]"),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only the sweep folder.")] = False,
 ) -> None:
     """Run a grid of train or fluctuations runs on Dask, each into its own NetCDF in one folder.
@@ -77,8 +80,19 @@ def sweep_cli(
         except ParameterError as err:
             raise fail(f"Invalid sweep file {str(file)!r}: {err}") from None
         folder = out if out is not None else Path("runs") / spec.name
-        budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
-        from spectralntk.sweeps.execute import read_index, run_sweep
+        budget = (
+            None
+            if memory_budget is None
+            else int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
+        )
+        from spectralntk.sweeps.execute import check_device_name, read_index, run_sweep
+
+        # Checked here too, so that a bad option fails before the progress bar starts.
+        check_int("threads", threads, 1)
+        if workers is not None:
+            check_int("workers", workers, 1)
+        if device is not None:
+            check_device_name(device)
 
         try:
             result = with_progress(

@@ -298,7 +298,11 @@ def _finished_status(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # On the client
 # ---------------------------------------------------------------------------
-def _check_device_name(device: str) -> str:
+def check_device_name(device: str) -> str:
+    """``device`` if it names a torch device (cpu, cuda, cuda:N, mps, auto).
+
+    Whether it exists is checked on a worker, where the runs execute.
+    """
     base = device.split(":", 1)[0]
     index = device.split(":", 1)[1] if ":" in device else "0"
     if base not in DEVICE_NAMES or not index.isdigit():
@@ -434,7 +438,7 @@ def run_sweep(
     """
     start = time.perf_counter()
     root = Path(folder)
-    run_device = _check_device_name(str(device or spec.base.get("device", "cpu")))
+    run_device = check_device_name(str(device or spec.base.get("device", "cpu")))
     threads = check_int("threads", threads, 1)
     if workers is not None:
         workers = check_int("workers", workers, 1)
