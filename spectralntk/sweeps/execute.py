@@ -36,7 +36,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,17 @@ from typing import Any
 from spectralntk.errors import SpectralNTKError, check_int, parameter_error
 from spectralntk.sweeps.grid import SweepSpec, SweepTask, plan_tasks, point_config
 
-__all__ = ["INDEX_NAME", "SweepError", "SweepResult", "execute_task", "read_index", "run_sweep"]
+__all__ = [
+    "INDEX_NAME",
+    "SweepError",
+    "SweepResult",
+    "check_device_name",
+    "execute_task",
+    "local_cluster",
+    "probe_device",
+    "read_index",
+    "run_sweep",
+]
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 1
@@ -519,10 +529,3 @@ def run_sweep(
             if cluster is not None:
                 cluster.close()
     return SweepResult(root, _counts(index), len(todo), time.perf_counter() - start)
-
-
-def sweep_summary(result: SweepResult) -> dict[str, Any]:
-    """JSON-ready summary of a :class:`SweepResult`."""
-    out = asdict(result)
-    out["folder"] = str(result.folder)
-    return out
