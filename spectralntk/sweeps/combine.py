@@ -50,7 +50,7 @@ ATTR_SWEEP_PADDED = "spectralntk_sweep_padded_dims"
 #: Outcomes in increasing severity (a point's width shows the worst of its tasks).
 STATUS_FLAGS = ("finished", "diverged", "pending", "failed")
 
-#: Dimension names of axes whose setting name is a variable of the run already.
+#: Dimension names of axes whose setting name is a variable or dimension of a run already.
 DIM_NAMES = {"loss": "loss_convention", "frequency": "target_frequency"}
 
 #: long_name and units of sweep axes that are not registered variables.
@@ -119,8 +119,14 @@ def _concat(parts: list[Any], dim: str) -> Any:
 
 
 def sweep_dim_name(setting: str) -> str:
-    """The dimension of a varied setting (``loss`` → ``loss_convention``, see DIM_NAMES)."""
-    return DIM_NAMES.get(setting, setting)
+    """The dimension of a varied setting: its name, unless a run variable or dimension
+    has that name already (``loss`` → ``loss_convention``, ``frequency`` →
+    ``target_frequency``; any other such name gets the suffix ``_setting``)."""
+    if setting in DIM_NAMES:
+        return DIM_NAMES[setting]
+    if setting in schema.VARIABLES and setting != schema.DEPTH:
+        return f"{setting}_setting"
+    return setting
 
 
 def _renamed(point: Mapping[str, Any]) -> dict[str, Any]:
