@@ -464,3 +464,16 @@ def test_run_files_of_a_sweep_pass_cf_1_8(finished: Any) -> None:
     task = read_index(folder)["tasks"][0]
     failed = {m for w, _, m in _checker_results(folder / task["file"]) if w >= 2}
     assert not failed - _KNOWN_CHECKER_FALSE_POSITIVES, failed
+
+
+def test_no_sweep_dimension_clashes_with_a_run_variable() -> None:
+    from spectralntk.settings import DEFAULTS
+    from spectralntk.store.schema import VARIABLES
+    from spectralntk.sweeps.combine import sweep_dim_name
+    from spectralntk.sweeps.kinds import fluctuation_defaults
+
+    for setting in {*DEFAULTS, *fluctuation_defaults()}:
+        name = sweep_dim_name(setting)
+        # depth: a sweep dimension of train runs, which have no depth dimension
+        assert name not in VARIABLES or name == "depth", (setting, name)
+    assert sweep_dim_name("loss") == "loss_convention" and sweep_dim_name("lr") == "lr"
