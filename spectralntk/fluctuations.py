@@ -44,8 +44,10 @@ So, with the weights only,
 infinite-width Θ^(L)(x, x) for every width); ``standard``: (‖x‖²/n0)(n0 + depth·n) for He,
 again equal to the analytic NTK of :mod:`spectralntk.kernels.recursion` at that width
 (whose weight terms are linear in the fan-in). Only biases bring in the (negligible at
-n ≥ 64) dead-network factors. Hanin & Nica's E[K_N(x, x)] = d(½ + ‖x‖²/n0) is the same
-computation with their per-layer normalisation of the weight and bias terms.
+n ≥ 64) dead-network factors. Hanin & Nica state E[K_N(x, x)] = d(½ + ‖x‖²/n0) for their
+network, whose NTK also sums zero-initialised bias terms with their own normalisation of
+each layer's weight and bias terms; we do not reproduce their constants, only the structure
+(a sum of L width-independent per-layer terms).
 
 Normalised second moment
 ------------------------

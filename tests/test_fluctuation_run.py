@@ -15,7 +15,9 @@ from test_store import _KNOWN_CHECKER_FALSE_POSITIVES, _checker_results
 
 from spectralntk.errors import ParameterError
 from spectralntk.fluctuations import exact_mean_ntk_diagonal, normalized_second_moment
+from spectralntk.kernels.recursion import kernel_matrix
 from spectralntk.runs.fluctuations import FluctuationConfig, fluctuations
+from spectralntk.runs.training import training_inputs
 from spectralntk.store import load, save
 from spectralntk.store.schema import FLUCTUATION, VARIABLES, read_config
 
@@ -59,6 +61,19 @@ def test_statistics_follow_from_the_stored_samples(run) -> None:  # type: ignore
             )
             drift = a["training_kernel_drift"][i, j]
             assert np.all(np.isfinite(drift)) and np.all(drift > 0)
+            # η = 0.5·2/(c·μ_max) of the analytic Gram (c = 2/N for the mean loss): stable,
+            # so the loss goes down
+            x_train, _, _ = training_inputs(result.config.training(width))
+            mu_max = np.linalg.eigvalsh(kernel_matrix(cfg, x_train).ntk)[-1]
+            assert a["training_learning_rate"][i, j] == pytest.approx(12 / (2 * mu_max))
+            assert np.all(a["training_diverged_step"][i, j] == -1)
+            assert np.all(a["training_loss_final"][i, j] < a["training_loss_initial"][i, j])
+            e0 = a["training_ntk_eigenvalue_initial"][i, j]
+            assert np.all(np.diff(e0, axis=-1) <= 1e-12)  # descending
+            np.testing.assert_allclose(
+                a["training_top_eigenvalue_change"][i, j],
+                a["training_ntk_eigenvalue_final"][i, j][:, 0] / e0[:, 0] - 1.0,
+            )
 
 
 def test_probe_statistics_are_rotation_invariant_in_law() -> None:
@@ -155,3 +170,17 @@ def test_bad_configuration_names_the_parameter(changes: dict, param: str) -> Non
         FluctuationConfig(**kwargs)  # type: ignore[arg-type]
     assert info.value.parameter == param
     assert f"'{param}' parameter" in str(info.value)
+
+
+def test_first_step_change_is_reported_per_unit_step() -> None:
+    cfg = FluctuationConfig(
+        depths=(2,), widths=(8,), seeds=(0, 1, 2), probes=3, bootstrap=20, first_step_size=0.25
+    )
+    a = fluctuations(cfg).arrays
+    k, change = a["ntk_diagonal"][0, 0], a["first_step_ntk_diagonal_change"][0, 0]
+    assert a["first_step_relative_change"][0, 0] == pytest.approx(
+        change[:, 0].mean() / k[:, 0].mean() / 0.25
+    )
+    assert a["first_step_learning_rate"][0, 0] == pytest.approx(
+        0.25 / a["analytic_ntk_diagonal"][0, 0]
+    )

@@ -344,3 +344,30 @@ def test_depth_64_is_finite_and_matches_the_exact_mean() -> None:
         assert exact == pytest.approx(65 * 2.0**-64)
         se = k.std(ddof=1) / math.sqrt(k.size)
         assert abs(k.mean() - exact) < 4 * se
+
+
+def test_first_step_change_is_negative_and_of_hanin_nica_order() -> None:
+    # One small step (η·E[K] = 0.001, first order) on ½(f(x0) - 0)²: the step shrinks the
+    # network towards the zero target and K(x0, x0) with it. The mean relative change per
+    # unit η·E[K] is negative at > 4 standard errors, and of the order (dβ/n0)exp(5β) of
+    # Hanin & Nica's Thm 2 ("≍": within a factor 3 either way).
+    # Per network the change has heavy tails (sd ≈ 0.8 E[K] per unit step here, more at
+    # larger β), so a 4-SE sign test needs thousands of seeds: depth 2, width 32.
+    depth, width, seeds = 2, 32, 3000
+    cfg = he(depth, width)
+    net = init_mlp(cfg, width, range(seeds))
+    x0 = torch.as_tensor(X0)
+    eta = 0.001 / exact_mean_ntk_diagonal(cfg, width)
+    with torch.no_grad():
+        k0 = ntk_diagonal(net, x0).diagonal[:, 0]
+        stepped, _ = single_example_step(net, x0, eta)
+        change = (ntk_diagonal(stepped, x0).diagonal[:, 0] - k0).numpy() / 0.001
+    rel = change.mean() / k0.numpy().mean()
+    se = change.std(ddof=1) / math.sqrt(seeds) / k0.numpy().mean()
+    assert rel + 4 * se < 0, (rel, se)  # measured -0.079 ± 0.003 (-0.62 × the scaling)
+    assert 1 / 3 < -rel / first_step_prediction(depth, width) < 3, rel
+    # first order: halving the step halves the change up to an O(η) remainder
+    with torch.no_grad():
+        half, _ = single_example_step(net, x0, eta / 2)
+        change_half = (ntk_diagonal(half, x0).diagonal[:, 0] - k0).numpy() / 0.0005
+    assert change_half.mean() == pytest.approx(change.mean(), rel=0.05)

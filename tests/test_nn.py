@@ -218,3 +218,40 @@ def test_reused_buffers_give_the_same_weights() -> None:
     assert reused.weights[1] is old.weights[1]  # the memory was reused...
     for a, b in zip(reused.parameters(), fresh.parameters(), strict=True):
         assert torch.equal(a, b)  # ...and holds the same draws
+
+
+@pytest.mark.parametrize(
+    ("depth", "activation", "bias_std", "output_bias", "parameterization", "dtype"),
+    [
+        (0, "relu", 0.1, True, "ntk", "float64"),
+        (1, "relu", 0.1, False, "ntk", "float64"),
+        (2, "erf", 0.3, True, "standard", "float64"),
+        (3, "tanh", 0.0, True, "ntk", "float32"),
+        (2, "gelu", 0.2, True, "ntk", "float32"),
+    ],
+)
+def test_in_place_evaluation_is_bit_identical_to_the_forward_pass(
+    depth: int,
+    activation: str,
+    bias_std: float,
+    output_bias: bool,
+    parameterization: str,
+    dtype: str,
+) -> None:
+    cfg = NetworkConfig(
+        depth=depth,
+        activation=activation,
+        bias_std=bias_std,
+        output_bias=output_bias,
+        parameterization=parameterization,
+        weight_std=1.4,
+        width=33 if parameterization == "standard" else None,
+    )
+    net = init_mlp(cfg, 33, [0, 5, 9], dtype=dtype)
+    x = torch.as_tensor(circle_points(uniform_angles(50)), dtype=net.weights[0].dtype)
+    before = x.clone()
+    expected = net(x)
+    got = net.evaluate(x)
+    assert got.shape == (3, 50)
+    assert torch.equal(got, expected)
+    assert torch.equal(x, before)  # the input is never modified in place

@@ -153,6 +153,19 @@ def _seed_chunks(net: MLP, x: Tensor) -> list[slice]:
     return [slice(a, min(a + size, count)) for a in range(0, count, size)]
 
 
+def _eval_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
+    """Outputs (S, M) on ``x``, computed in cache-sized seed chunks on the CPU.
+
+    Every seed's row goes through the same computation whatever the chunking (the
+    forward pass is independent per seed), so the values equal one batched call
+    (and :meth:`MLP.evaluate` equals the forward pass bit for bit).
+    """
+    chunks = _seed_chunks(net, x)
+    if len(chunks) == 1:
+        return net.with_parameters(params).evaluate(x)
+    return torch.cat([net.with_parameters([p[sl] for p in params]).evaluate(x) for sl in chunks])
+
+
 def _forward_fn(net: MLP) -> Callable[..., Tensor]:
     """params tuple -> outputs (S, N) with the structure of ``net``."""
 
@@ -296,7 +309,9 @@ def gradient_descent(
             out_eval = None
             if step in evals and x_eval is not None:
                 with torch.no_grad():
-                    out_eval = forward(params, x_eval) if kind == "network" else outputs(True)
+                    out_eval = (
+                        _eval_outputs(net, params, x_eval) if kind == "network" else outputs(True)
+                    )
             on_record(StepRecord(step, f.detach(), out_eval, per_seed, status.clone(), net))
         if last:
             break

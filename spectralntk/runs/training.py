@@ -317,6 +317,131 @@ def _relative_error(outputs: FloatArray, reference: FloatArray) -> FloatArray:
     return diff / norm if norm > 0 else np.full(diff.shape, np.nan)
 
 
+#: Records kept on the device before they are copied to the run's arrays.
+RECORD_BUFFER = 256
+
+
+@dataclass(frozen=True)
+class _Projections:
+    """Targets and mode maps as float64 tensors on the training device."""
+
+    y_train: Any  # (N,)
+    y_eval: Any  # (M,)
+    train_cos: Any  # (K + 1, N): a_k = Σ_j residual_j · train_cos[k, j]
+    train_sin: Any
+    eval_cos: Any  # (K + 1, M)
+    eval_sin: Any
+
+    @classmethod
+    def build(
+        cls, train: Any, evaluation: Any, y: FloatArray, y_eval: FloatArray, device: Any
+    ) -> _Projections:
+        import torch
+
+        def put(values: FloatArray) -> Any:
+            return torch.as_tensor(np.ascontiguousarray(values), device=device)
+
+        return cls(
+            put(y),
+            put(y_eval),
+            put(train.cos_matrix),
+            put(train.sin_matrix),
+            put(evaluation.cos_matrix),
+            put(evaluation.sin_matrix),
+        )
+
+
+def _project(values: Any, rows: Any) -> Any:
+    """``values`` (S, N) times the mode rows (K + 1, N): (S, K + 1), as a product and sum.
+
+    Not a BLAS matrix product: its summation order may depend on memory alignment,
+    and a resumed run must reproduce an uninterrupted one bit for bit.
+    """
+    return (values[:, None, :] * rows[None, :, :]).sum(dim=-1)
+
+
+class _StepBuffer:
+    """The per-step records of one batch of seeds, kept on the device until drained.
+
+    At every recorded step the residual on the training points, its modes (a matrix
+    product with the precomputed projections), the loss and, at evaluation steps,
+    the evaluation-grid modes go into small float64 device buffers; :meth:`drain`
+    copies them to the run's numpy arrays in one go (every ``size`` records, before
+    a state flush and at the end of the batch). Converting to numpy at every step
+    would switch between torch's and numpy's thread pools at every step, which on a
+    2-core machine costs more than the tracking itself.
+    """
+
+    _TRAIN = ("loss", "train_residual", "residual_cos", "residual_sin")
+    _EVAL = ("eval_residual_cos", "eval_residual_sin")
+
+    def __init__(
+        self,
+        arrays: dict[str, Any],
+        width_index: int,
+        seeds: slice,
+        size: int,
+        proj: _Projections,
+    ) -> None:
+        import torch
+
+        self.arrays, self.j, self.seeds = arrays, width_index, seeds
+        self.size, self.proj = size, proj
+        count = seeds.stop - seeds.start
+        f, n = proj.train_cos.shape
+        tails = {"loss": (), "train_residual": (n,)}
+        tails |= dict.fromkeys(("residual_cos", "residual_sin", *self._EVAL), (f,))
+        self.buf = {
+            name: torch.empty((count, size, *tail), dtype=torch.float64, device=proj.y_train.device)
+            for name, tail in tails.items()
+        }
+        self.first, self.rows = -1, 0
+        self.eval_rows: list[tuple[int, int]] = []
+        self.status: Any = None
+
+    def add(self, index: int, rec: Any) -> None:
+        """Buffer the record ``rec`` (a StepRecord) of record index ``index``."""
+
+        if self.rows == 0:
+            self.first = index
+        row, buf, proj = self.rows, self.buf, self.proj
+        residual = rec.train_output.double() - proj.y_train
+        buf["train_residual"][:, row] = residual
+        buf["loss"][:, row] = rec.loss
+        buf["residual_cos"][:, row] = _project(residual, proj.train_cos)
+        buf["residual_sin"][:, row] = _project(residual, proj.train_sin)
+        if rec.eval_output is not None:
+            e_res = rec.eval_output.double() - proj.y_eval
+            buf["eval_residual_cos"][:, row] = _project(e_res, proj.eval_cos)
+            buf["eval_residual_sin"][:, row] = _project(e_res, proj.eval_sin)
+            self.eval_rows.append((row, index))
+        self.rows, self.status = row + 1, rec.diverged_at
+        if self.rows == self.size:
+            self.drain()
+
+    def drain(self) -> None:
+        """Copy the buffered records to the arrays (consecutive record indices)."""
+        arrays, j, sl, rows = self.arrays, self.j, self.seeds, self.rows
+        if rows:
+            got = {name: b[:, :rows].cpu().numpy() for name, b in self.buf.items()}
+            # a residual with a non-finite value has no modes (NaN), as in modes()
+            bad = ~np.all(np.isfinite(got["train_residual"]), axis=-1)
+            got["residual_cos"][bad] = np.nan
+            got["residual_sin"][bad] = np.nan
+            for name in self._TRAIN:
+                arrays[name][j, sl, self.first : self.first + rows] = got[name]
+            for row, index in self.eval_rows:
+                ea, eb = got["eval_residual_cos"][:, row], got["eval_residual_sin"][:, row]
+                # a non-finite value in the residual makes a_0 (its mean) non-finite
+                bad = ~(np.all(np.isfinite(ea), axis=-1) & np.all(np.isfinite(eb), axis=-1))
+                ea[bad], eb[bad] = np.nan, np.nan
+                arrays["eval_residual_cos"][j, sl, index] = ea
+                arrays["eval_residual_sin"][j, sl, index] = eb
+        if self.status is not None:
+            arrays["diverged_step"][j, sl] = self.status.cpu().numpy()
+        self.first, self.rows, self.eval_rows = -1, 0, []
+
+
 #: Default bytes one batch of seeds may take in :func:`train`.
 DEFAULT_MEMORY_BUDGET = 4 << 30
 
@@ -485,6 +610,7 @@ def train(
     xt = torch.as_tensor(x, dtype=torch_dtype, device=dev)
     xe = torch.as_tensor(x_eval, dtype=torch_dtype, device=dev)
     yt = torch.as_tensor(y, dtype=torch_dtype, device=dev)
+    projections = _Projections.build(modes, eval_modes, y, y_eval, dev)
     total = len(units) * (cfg.steps + 1)
     last_flush = time.monotonic()
     stop = {"now": False}
@@ -543,7 +669,7 @@ def train(
             k0 = empirical_kernel(initial, xt).ntk.double().cpu().numpy()
             k0_eval = empirical_kernel(initial, xe, xt).ntk.double().cpu().numpy()
             f0 = initial(xt).double().cpu().numpy()
-            f0_eval = initial(xe).double().cpu().numpy()
+            f0_eval = initial.evaluate(xe).double().cpu().numpy()
         for i, seed_index in enumerate(range(batch.start, batch.stop)):
             # the linearized network: its own empirical NTK at step 0, its own f0
             lin = KernelPredictor(
@@ -573,6 +699,8 @@ def train(
             arrays["flow_residual_cos"][j, seed_index] = qa
             arrays["flow_residual_sin"][j, seed_index] = qb
 
+        buffer = _StepBuffer(arrays, j, batch, min(RECORD_BUFFER, t_), projections)
+
         def record(
             rec: Any,
             u: int = u,
@@ -582,34 +710,27 @@ def train(
             theta0: list[Any] = theta0,
             ntk_t: FloatArray = ntk_t,
             ntk_limit: FloatArray = ntk_limit,
+            buffer: _StepBuffer = buffer,
         ) -> None:
             nonlocal last_flush
-            ti = step_index[rec.step]
-            residual = rec.train_output.double().cpu().numpy() - y[None, :]
-            arrays["loss"][j, sl, ti] = rec.loss.double().cpu().numpy()
-            arrays["train_residual"][j, sl, ti] = residual
-            arrays["residual_cos"][j, sl, ti], arrays["residual_sin"][j, sl, ti] = modes(residual)
-            if rec.eval_output is not None:
+            buffer.add(step_index[rec.step], rec)
+            if rec.eval_output is not None and rec.step in ck_index:
+                ci = ck_index[rec.step]
                 fe = rec.eval_output.double().cpu().numpy()
-                ea, eb = eval_modes(fe - y_eval[None, :])
-                arrays["eval_residual_cos"][j, sl, ti] = ea
-                arrays["eval_residual_sin"][j, sl, ti] = eb
-                if rec.step in ck_index:
-                    ci = ck_index[rec.step]
-                    arrays["eval_prediction"][j, sl, ci] = fe
-                    arrays["relative_error"][j, sl, ci] = _relative_error(fe, ntk_t[ci])
-                    arrays["relative_error_limit"][j, sl, ci] = _relative_error(fe, ntk_limit)
-                    with torch.no_grad():
-                        kt = empirical_kernel(rec.net, xt).ntk.double().cpu().numpy()
-                    arrays["kernel_drift"][j, sl, ci] = relative_distance(kt, k0)
-                    arrays["empirical_ntk_eigenvalue"][j, sl, ci] = (
-                        np.linalg.eigvalsh(kt)[:, ::-1] / n
-                    )
-                    arrays["empirical_ntk_rayleigh"][j, sl, ci] = _fourier_rayleigh(kt, fourier)
-            arrays["diverged_step"][j, sl] = rec.diverged_at.cpu().numpy()
+                arrays["eval_prediction"][j, sl, ci] = fe
+                arrays["relative_error"][j, sl, ci] = _relative_error(fe, ntk_t[ci])
+                arrays["relative_error_limit"][j, sl, ci] = _relative_error(fe, ntk_limit)
+                with torch.no_grad():
+                    kt = empirical_kernel(rec.net, xt).ntk.double()
+                    eigen = torch.linalg.eigvalsh(kt).flip(-1).cpu().numpy()
+                kt_np = kt.cpu().numpy()
+                arrays["kernel_drift"][j, sl, ci] = relative_distance(kt_np, k0)
+                arrays["empirical_ntk_eigenvalue"][j, sl, ci] = eigen / n
+                arrays["empirical_ntk_rayleigh"][j, sl, ci] = _fourier_rayleigh(kt_np, fourier)
             if on_progress is not None:
                 on_progress(u * (cfg.steps + 1) + rec.step + 1, total, f"width {cfg.widths[j]}")
             if state_file is not None and time.monotonic() - last_flush > flush_seconds:
+                buffer.drain()
                 save_state(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
                 last_flush = time.monotonic()
 
@@ -630,6 +751,7 @@ def train(
             diverged_at=status,
             should_stop=poll,
         )
+        buffer.drain()
         if stop["now"]:
             save_state(u, reached, net.parameters(), theta0, status)
             return None

@@ -460,7 +460,7 @@ VARIABLES.update(
         ),
         "first_step_relative_change": VariableSpec(
             _DW,
-            "mean over seeds of the change of K(x0, x0) / mean of K(x0, x0), one step on x0",
+            "mean change of K(x0, x0) / mean K(x0, x0) per unit eta Theta(x0, x0), one step on x0",
             "1",
             "float64",
         ),
