@@ -21,7 +21,10 @@ grid, the ``fourier-mixture`` target, loss ``mean``, T = 400 steps, float64.
    Best of 2 rounds, interleaved (sequential, parallel, sequential, parallel).
    Ratio = sequential / parallel. Target ≥ 1.6× on 2 cores. Fairness check: the run
    files of both sides hold identical arrays.
-3. **Scheduler overhead per task**: 200 trivial tasks (a function returning its
+3. **The machine's ceiling now**: one task alone, then two at once, in two plain spawned
+   processes (no Dask): 2·t_alone/t_pair is how many cores the two runs really had;
+   the sweep's speed-up divided by it is the share Dask keeps.
+4. **Scheduler overhead per task**: 200 trivial tasks (a function returning its
    argument) submitted at once, wall time / 200; and the round trip of one trivial
    task at a time (submit, wait, 20 times): the latency a task pays.
 
@@ -86,6 +89,45 @@ def _warm() -> str:
     import spectralntk.store.netcdf  # noqa: F401
 
     return torch.__version__
+
+
+def _one_task(args: tuple[dict, str]) -> float:
+    """Run one task in this (pool) process with one thread; its wall time."""
+    import torch
+
+    from spectralntk.sweeps.execute import execute_task
+
+    payload, folder = args
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    out = execute_task(payload, folder=folder, device="cpu", resume=False)
+    assert out["status"] == "finished", out
+    return time.perf_counter() - t0
+
+
+def parallel_ceiling(payload: dict, work: str) -> float:
+    """How many single-threaded runs this machine runs at once right now.
+
+    The same task alone, then twice at once, in two plain spawned processes
+    (warmed first): ceiling = 2·t_alone / t_pair (2 on two idle cores; ~1 when other
+    jobs hold a core). Not a sweep: a measure of the free cores.
+    """
+    import multiprocessing as mp
+
+    folders = []
+    for i in range(5):
+        folder = Path(work) / f"ceiling-{i}"
+        (folder / "runs").mkdir(parents=True)
+        folders.append(str(folder))
+    with mp.get_context("spawn").Pool(2) as pool:
+        pool.map(_one_task, [(payload, folders[0]), (payload, folders[1])])  # warm both
+        t0 = time.perf_counter()
+        pool.map(_one_task, [(payload, folders[2])])
+        alone = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pool.map(_one_task, [(payload, folders[3]), (payload, folders[4])], chunksize=1)
+        pair = time.perf_counter() - t0
+    return 2.0 * alone / pair
 
 
 def main() -> None:
@@ -176,6 +218,13 @@ def main() -> None:
         f"{worker_cpu:.1f} s (the same work: equal on an idle machine)"
     )
     print(f"  speed-up sequential/parallel: {sequential / parallel:.2f}x (target >= 1.6x)")
+    first = tasks[0]
+    payload = {"key": first.key, "kind": "train", "config": first.config, "dtype": first.dtype}
+    ceiling = parallel_ceiling(payload, work)
+    print(
+        f"  free cores right now (one run alone vs two at once in plain processes): "
+        f"{ceiling:.2f}x; sweep efficiency {sequential / parallel / ceiling:.0%} of that"
+    )
     print(f"scheduler overhead: {batch * 1e3:.2f} ms per task ({n} trivial tasks at once); ")
     print(f"  round trip of one trivial task: {latency * 1e3:.2f} ms")
     print(f"load average at end: {os.getloadavg()}")

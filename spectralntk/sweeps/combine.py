@@ -142,6 +142,46 @@ def _attrs_json(attrs: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in plain.items() if k != schema.ATTR_HISTORY}, sort_keys=True)
 
 
+def _status(
+    index: Mapping[str, Any],
+    root: Path,
+    names: list[str],
+    axes: Mapping[str, list[Any]],
+    widths: list[int],
+) -> np.ndarray:
+    """Flags (sweep dims…, width): the worst outcome of a point's tasks at each width."""
+    status = np.zeros([len(axes[n]) for n in names] + [len(widths)], np.int8)
+    for task in index["tasks"]:
+        outcome = task["status"] if task["status"] in STATUS_FLAGS else "pending"
+        if outcome in DONE and not (root / task["file"]).is_file():
+            outcome = "pending"
+        point = _renamed(task["point"])
+        position = tuple(axes[n].index(point[n]) for n in names)
+        for w in task["widths"]:
+            where = (*position, widths.index(w))
+            status[where] = max(status[where], STATUS_FLAGS.index(outcome))
+    return status
+
+
+def _axis_coords(names: list[str], axes: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """Coordinates of the sweep dimensions with long_name and units (depth: registered)."""
+    import xarray as xr
+
+    coords: dict[str, Any] = {}
+    for n in names:
+        values = np.asarray(axes[n])
+        spec = schema.VARIABLES.get(n)
+        default = AXIS_ATTRS.get(n, (f"sweep axis {n}", "1"))
+        long_name, units = (spec.long_name, spec.units) if spec else default
+        coords[n] = xr.Variable((n,), values, {"long_name": long_name, "units": units})
+        if n == schema.DEPTH:  # and Jacot's L = depth + 1 beside it
+            jl = schema.VARIABLES[schema.JACOT_LAYERS]
+            coords[schema.JACOT_LAYERS] = xr.Variable(
+                (n,), values.astype(np.int32) + 1, jl.all_attrs()
+            )
+    return coords
+
+
 def _as_floats(ds: Any) -> Any:
     """``ds`` with its integer data variables as float64 (to hold NaN)."""
     ints = [n for n, v in ds.data_vars.items() if v.dtype.kind in "iu"]
@@ -200,19 +240,8 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
         attrs[schema.ATTR_CONFIG] = schema.dump_config(configs[key])
         ds.attrs = attrs
         joined[key] = ds
-    first = next(iter(joined.values()))
-
-    # Status per (point, width): the worst outcome of the point's tasks at that width.
     all_widths = sorted({w for t in index["tasks"] for w in t["widths"]})
-    status = np.zeros([len(axes[n]) for n in names] + [len(all_widths)], np.int8)
-    positions = {_point_key(p, names): tuple(axes[n].index(p[n]) for n in names) for p in points}
-    for task in index["tasks"]:
-        outcome = task["status"] if task["status"] in STATUS_FLAGS else "pending"
-        if outcome in DONE and not (root / task["file"]).is_file():
-            outcome = "pending"
-        for w in task["widths"]:
-            where = (*positions[_point_key(_renamed(task["point"]), names)], all_widths.index(w))
-            status[where] = max(status[where], STATUS_FLAGS.index(outcome))
+    status = _status(index, root, names, axes, all_widths)
 
     labels: dict[str, set[tuple[Any, ...]]] = {}
     for ds in joined.values():
@@ -254,19 +283,7 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
             join="outer",
             combine_attrs="drop_conflicts",
         )
-        coords = {}
-        for n in names:
-            values = np.asarray(axes[n])
-            spec = schema.VARIABLES.get(n)
-            default = AXIS_ATTRS.get(n, (f"sweep axis {n}", "1"))
-            long_name, units = (spec.long_name, spec.units) if spec else default
-            coords[n] = xr.Variable((n,), values, {"long_name": long_name, "units": units})
-            if n == schema.DEPTH:
-                jl = schema.VARIABLES[schema.JACOT_LAYERS]
-                coords[schema.JACOT_LAYERS] = xr.Variable(
-                    (n,), values.astype(np.int32) + 1, jl.all_attrs()
-                )
-        combined = combined.assign_coords(coords)
+        combined = combined.assign_coords(_axis_coords(names, axes))
         combined = combined.transpose(*names, ...)
     else:
         combined = first
