@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -483,6 +484,7 @@ def run_sweep(
         write_json_atomic(root / INDEX_NAME, index)
         from distributed import as_completed
 
+        call = secrets.token_hex(4)
         # Longest first: the big runs start early and the small ones fill the gaps.
         ordered = sorted(todo, key=lambda t: -t.flops)
         futures = {
@@ -495,7 +497,9 @@ def run_sweep(
                 threads=threads,
                 memory_budget=memory_budget,
                 flush_seconds=flush_seconds,
-                key=f"spectralntk-sweep-{t.key}",
+                # unique per call: a key still held by an earlier call's futures on a
+                # long-lived client would return that call's result without running
+                key=f"spectralntk-sweep-{t.key[:16]}-{call}",
                 pure=False,
             ): t
             for t in ordered
