@@ -134,6 +134,10 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     assert "continue with --resume" in err and "Traceback" not in err
     index = json.loads((tmp_path / "runs/small/index.json").read_text())
     assert sorted(t["status"] for t in index["tasks"]) == ["finished", "pending"]
+    # the long run stopped at a step boundary and kept its progress
+    long_run = next(t for t in index["tasks"] if t["status"] == "pending")
+    assert "interrupted" in long_run["note"]
+    assert (tmp_path / "runs/small" / f"{long_run['file']}.state.pt").is_file()
     again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert again.returncode == 2 and "--resume" in again.stderr
     done = subprocess.run(
@@ -142,3 +146,4 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     index = json.loads((tmp_path / "runs/small/index.json").read_text())
     assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
+    assert next(t for t in index["tasks"] if t["key"] == long_run["key"])["resumed"] is True

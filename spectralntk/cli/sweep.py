@@ -111,7 +111,8 @@ def sweep_cli(
             )
         except KeyboardInterrupt:
             typer.echo(
-                f"Interrupted: finished runs are kept in {folder}; continue with --resume",
+                f"Interrupted: finished runs and the progress of running ones are kept in "
+                f"{folder}; continue with --resume",
                 err=True,
             )
             raise typer.Exit(130) from None

@@ -194,6 +194,7 @@ def execute_task(
     threads: int = 1,
     memory_budget: int | None = None,
     flush_seconds: float = 30.0,
+    stop_event: str | None = None,
 ) -> dict[str, Any]:
     """Train one task's runs and write ``<folder>/runs/<key>.nc`` atomically.
 
@@ -213,6 +214,9 @@ def execute_task(
         Bytes one batch of seeds may take (``train``'s default if None).
     flush_seconds : float
         Minimum time between flushes of the state.
+    stop_event : str, optional
+        Name of a Dask Event: once set, the run stops at the next step, keeps its
+        progress in the state file and reports ``pending`` (Ctrl-C of the sweep).
 
     Returns
     -------
@@ -264,26 +268,64 @@ def execute_task(
             "memory_budget": memory_budget,
             "history": f"spectralntk sweep: run {payload['key']}",
         }
-        ds = None
+        stop = _stop_poller(stop_event)
+        if stop is not None and stop():  # the sweep was interrupted before this task began
+            result["status"] = "pending"
+            notes.append("not started: the sweep was interrupted")
+            raise _Skip
+        options["should_stop"] = stop
+        resumed, ds = False, None
         if resume and state.exists():
             try:
                 ds = kind.execute(payload["config"], resume=True, **options)
-                result["resumed"] = True
+                resumed = True
             except Exception as exc:  # unreadable or foreign state: start again cleanly
                 notes.append(f"saved state discarded ({_one_line(exc)})")
-                state.unlink(missing_ok=True)
-        else:
+        if not resumed:
             state.unlink(missing_ok=True)
-        if ds is None:
             ds = kind.execute(payload["config"], resume=False, **options)
-        save(ds, out, overwrite=True)
-        result.update(_finished_status(out))
+        result["resumed"] = resumed
+        if ds is None:  # asked to stop: the progress is in the state file
+            result["status"] = "pending"
+            notes.append("interrupted; its progress is kept for --resume")
+        else:
+            save(ds, out, overwrite=True)
+            result.update(_finished_status(out))
+    except _Skip:
+        pass
     except Exception as exc:
         result["status"], result["error"] = "failed", _one_line(exc)
     result["wall_s"] = time.perf_counter() - start
     result["cpu_s"] = time.process_time() - cpu_start
     result["note"] = "; ".join(notes) or None
     return result
+
+
+class _Skip(Exception):
+    """A task that has nothing to do (the sweep was interrupted before it began)."""
+
+
+def _stop_poller(name: str | None) -> Callable[[], bool] | None:
+    """``should_stop`` for a run: whether the Dask Event ``name`` is set (asked at most
+    once a second, a scheduler round trip). None outside a Dask worker or without a name."""
+    if name is None:
+        return None
+    try:
+        from distributed import Event, get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    event = Event(name)
+    last = {"time": -1e9, "set": False}
+
+    def poll() -> bool:
+        now = time.monotonic()
+        if not last["set"] and now - last["time"] > 1.0:
+            last["time"], last["set"] = now, bool(event.is_set())
+        return bool(last["set"])
+
+    return poll
 
 
 def _finished_status(path: Path) -> dict[str, Any]:
@@ -402,6 +444,7 @@ def run_sweep(
     threads: int = 1,
     memory_budget: int | None = None,
     flush_seconds: float = 30.0,
+    stop_timeout: float = 30.0,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> SweepResult:
     """Run every unfinished task of ``spec`` on Dask; record outcomes in the index.
@@ -431,6 +474,9 @@ def run_sweep(
         Bytes one batch of seeds may take.
     flush_seconds : float
         Minimum time between flushes of a run's state.
+    stop_timeout : float
+        On KeyboardInterrupt (Ctrl-C), how long running runs get to stop at their
+        next step and save their progress before the interrupt goes on.
     on_progress : callable, optional
         ``on_progress(done, total, description)`` as futures complete.
 
@@ -485,6 +531,7 @@ def run_sweep(
         from distributed import as_completed
 
         call = secrets.token_hex(4)
+        stop_name = f"spectralntk-sweep-stop-{call}"
         # Longest first: the big runs start early and the small ones fill the gaps.
         ordered = sorted(todo, key=lambda t: -t.flops)
         futures = {
@@ -497,6 +544,7 @@ def run_sweep(
                 threads=threads,
                 memory_budget=memory_budget,
                 flush_seconds=flush_seconds,
+                stop_event=stop_name,
                 # unique per call: a key still held by an earlier call's futures on a
                 # long-lived client would return that call's result without running
                 key=f"spectralntk-sweep-{t.key[:16]}-{call}",
@@ -504,10 +552,11 @@ def run_sweep(
             ): t
             for t in ordered
         }
-        done_count, last_write = 0, time.monotonic()
+        last_write = time.monotonic()
         if on_progress is not None:
             on_progress(0, len(futures), f"{len(futures)} runs")
-        for future in as_completed(futures):
+
+        def record(future: Any) -> str:
             task = futures[future]
             try:
                 outcome = future.result()
@@ -517,14 +566,34 @@ def run_sweep(
             for field in TASK_FIELDS:
                 rec[field] = outcome.get(field)
             rec["updated"] = _now()
-            done_count += 1
-            if time.monotonic() - last_write > 1.0:
-                write_json_atomic(root / INDEX_NAME, index)
-                last_write = time.monotonic()
-            if on_progress is not None:
-                width = ",".join(map(str, task.widths))
-                where = " ".join(f"{k}={v}" for k, v in task.point.items())
-                on_progress(done_count, len(futures), f"{rec['status']}: width {width} {where}")
+            width = ",".join(map(str, task.widths))
+            where = " ".join(f"{k}={v}" for k, v in task.point.items())
+            return f"{rec['status']}: width {width} {where}"
+
+        seen: set[Any] = set()
+        try:
+            for future in as_completed(futures):
+                seen.add(future)
+                description = record(future)
+                if time.monotonic() - last_write > 1.0:
+                    write_json_atomic(root / INDEX_NAME, index)
+                    last_write = time.monotonic()
+                if on_progress is not None:
+                    on_progress(len(seen), len(futures), description)
+        except KeyboardInterrupt:
+            # Ask the running runs to stop at their next step and keep their progress;
+            # give them a moment to write it, record what they report, then stop.
+            from distributed import Event, wait
+
+            Event(stop_name, client=own_client).set()
+            try:
+                wait([f for f in futures if f not in seen], timeout=stop_timeout)
+            except Exception:  # timed out (its type varies with the Dask version): go on
+                pass
+            for future in futures:
+                if future not in seen and future.done():
+                    record(future)
+            raise
     finally:
         if (root / INDEX_NAME).exists():
             write_json_atomic(root / INDEX_NAME, index)

@@ -47,7 +47,9 @@ class RunKind:
         ``(config, width, seeds) -> float``: estimated work of one width.
     execute : callable
         ``(config_dict, *, device, dtype, state_path, resume, flush_seconds,
-        memory_budget) -> xarray.Dataset``: run on a worker (imports torch there).
+        memory_budget, history, should_stop) -> xarray.Dataset | None``: run on a
+        worker (imports torch there); None when ``should_stop`` stopped it with its
+        progress saved in ``state_path``.
     """
 
     name: str
@@ -125,7 +127,9 @@ def _train_execute(
     flush_seconds: float,
     memory_budget: int | None,
     history: str,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Any:
+    """The training run as a Dataset; None if ``should_stop`` stopped it (state kept)."""
     from spectralntk.runs.training import DEFAULT_MEMORY_BUDGET, TrainingConfig, train
 
     run = train(
@@ -136,9 +140,9 @@ def _train_execute(
         resume=resume,
         flush_seconds=flush_seconds,
         memory_budget=memory_budget or DEFAULT_MEMORY_BUDGET,
+        should_stop=should_stop,
     )
-    assert run is not None  # no should_stop: train returns a run
-    return run.to_dataset(history=history)
+    return None if run is None else run.to_dataset(history=history)
 
 
 TRAIN = RunKind(
@@ -266,8 +270,10 @@ def _fluctuation_execute(
     flush_seconds: float,
     memory_budget: int | None,
     history: str,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Any:
-    """A fluctuation run (minutes at most per width: no saved state, restarts from zero)."""
+    """A fluctuation run (minutes at most per width: no saved state, restarts from zero;
+    it does not stop early)."""
     from spectralntk.runs.fluctuations import (
         DEFAULT_MEMORY_BUDGET,
         FluctuationConfig,
