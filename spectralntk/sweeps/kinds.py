@@ -265,15 +265,12 @@ def _fluctuation_execute(
     *,
     device: str,
     dtype: str,
-    state_path: os.PathLike[str],
-    resume: bool,
-    flush_seconds: float,
     memory_budget: int | None,
     history: str,
-    should_stop: Callable[[], bool] | None = None,
+    **_unused: Any,
 ) -> Any:
-    """A fluctuation run (minutes at most per width: no saved state, restarts from zero;
-    it does not stop early)."""
+    """A fluctuation run. Minutes at most per width: it keeps no state (``state_path``,
+    ``resume``, ``flush_seconds``, ``should_stop`` are ignored) and restarts from zero."""
     from spectralntk.runs.fluctuations import (
         DEFAULT_MEMORY_BUDGET,
         FluctuationConfig,
