@@ -33,7 +33,8 @@ quantities are bit-identical only within the same batch). Widths are packed, fro
 the smallest, into a task while its estimated work (:func:`estimated_flops`) stays
 under ``task_gflop`` (default 1000 GFLOP: about a minute of one CPU core at the
 ~20 GFLOP/s measured for matrix-bound runs, seconds on a GPU); a width whose own
-work exceeds it is a task alone. So small widths do not make tiny tasks, and the longest task is one width with its seeds.
+work exceeds it is a task alone. So small widths do not make tiny tasks, and the
+longest task is one width with its seeds.
 ``seeds_per_task`` (default: all; ``train`` only, fluctuation statistics are over
 seeds) splits the seeds into groups for very long widths; each group is then
 bit-identical to ``train`` with that group of seeds.
