@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -13,7 +14,7 @@ distributed = pytest.importorskip("distributed")
 
 from test_cli import assert_one_error_line, invoke, stdout_of  # noqa: E402
 
-from spectralntk import open_sweep  # noqa: E402
+from spectralntk import load, open_sweep  # noqa: E402
 from spectralntk.sweeps.execute import local_cluster  # noqa: E402
 
 SWEEP = """\
@@ -60,6 +61,15 @@ def test_sweep_on_a_scheduler_then_nothing_to_do(in_tmp: Path, scheduler: str) -
     assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
     ds = open_sweep(in_tmp / "runs/small")
     assert ds["loss"].dims == ("lr", "width", "seed", "step")
+    # requirement: the combined data are those of `spectralntk train` at that grid point
+    (in_tmp / "point.toml").write_text(
+        SWEEP.split("[base]\n")[1].split("[axes]")[0] + "width = [8, 16]\nlr = 0.25\n"
+    )
+    trained = invoke("train", "--config", "point.toml", "--out", "t.nc", "--quiet")
+    assert trained.exit_code == 0, trained.output
+    ref, got = load(in_tmp / "t.nc"), ds.sel(lr=0.25).load()
+    for name, var in ref.data_vars.items():
+        np.testing.assert_array_equal(got[name].values, var.values, err_msg=name, strict=True)
     again = invoke("sweep", "s.toml", "--scheduler", scheduler)
     assert again.exit_code == 0 and "Nothing to do" in stdout_of(again)
     quiet = invoke("sweep", "s.toml", "--scheduler", scheduler, "--resume", "--quiet")
