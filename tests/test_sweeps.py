@@ -477,3 +477,16 @@ def test_no_sweep_dimension_clashes_with_a_run_variable() -> None:
         # depth: a sweep dimension of train runs, which have no depth dimension
         assert name not in VARIABLES or name == "depth", (setting, name)
     assert sweep_dim_name("loss") == "loss_convention" and sweep_dim_name("lr") == "lr"
+
+
+def test_a_sweep_without_point_axes_is_one_train_run(client: Any, tmp_path: Path) -> None:
+    spec = spec_of({"width": [8, 16]}, task_gflop=1e-9)  # two tasks, one grid point
+    assert run_sweep(spec, tmp_path / "s", client=client).counts["finished"] == 2
+    ds = open_sweep(tmp_path / "s")
+    assert ds.attrs["spectralntk_sweep_dims"] == "" and ds["loss"].dims == ("width", "seed", "step")
+    [(point, one)] = list(sweep_points(ds))
+    assert point == {}
+    ref = reference(spec, {}, tmp_path)
+    for name, var in ref.data_vars.items():
+        np.testing.assert_array_equal(one[name].values, var.values, err_msg=name)
+    assert read_config(one) == read_config(ref)
