@@ -215,7 +215,7 @@ def main() -> None:
     print(f"    on the workers {', '.join(f'{t:.1f}' for t in on_workers)} s)")
     print(
         f"  CPU seconds of the 4 runs: sequential {seq_cpu[0]:.1f} s, on the workers "
-        f"{worker_cpu:.1f} s (the same work: equal on an idle machine)"
+        f"{worker_cpu:.1f} s (the same work: a large gap would be overhead on the workers)"
     )
     print(f"  speed-up sequential/parallel: {sequential / parallel:.2f}x (target >= 1.6x)")
     first = tasks[0]
