@@ -490,3 +490,19 @@ def test_a_sweep_without_point_axes_is_one_train_run(client: Any, tmp_path: Path
     for name, var in ref.data_vars.items():
         np.testing.assert_array_equal(one[name].values, var.values, err_msg=name)
     assert read_config(one) == read_config(ref)
+
+
+def test_validate_accepts_the_sweep_dimensions_only_in_front(finished: Any) -> None:
+    from spectralntk.errors import RunFileError
+    from spectralntk.store.schema import validate
+
+    _, folder, _ = finished
+    ds = open_sweep(folder)
+    assert validate(ds) is ds
+    bad = ds.assign(loss=ds["loss"].transpose("width", "lr", ...))
+    with pytest.raises(RunFileError, match=r"'loss'.*after the sweep dimensions"):
+        validate(bad)
+    undeclared = ds.copy()
+    undeclared.attrs["spectralntk_sweep_dims"] = "lr"  # loss_convention not declared
+    with pytest.raises(RunFileError, match="the schema requires"):
+        validate(undeclared)
