@@ -38,8 +38,15 @@ from spectralntk.spectral import (
 
 if TYPE_CHECKING:  # run files, imported lazily (xarray is slow to import)
     from spectralntk.store import load, save, validate
+    from spectralntk.sweeps import open_sweep, sweep_points
 
-_LAZY = {"save": "spectralntk.store", "load": "spectralntk.store", "validate": "spectralntk.store"}
+_LAZY = {
+    "save": "spectralntk.store",
+    "load": "spectralntk.store",
+    "validate": "spectralntk.store",
+    "open_sweep": "spectralntk.sweeps",
+    "sweep_points": "spectralntk.sweeps",
+}
 
 __all__ = [
     "Activation",
@@ -62,13 +69,15 @@ __all__ = [
     "fit_power_law",
     "kernel_matrix",
     "load",
+    "open_sweep",
     "save",
+    "sweep_points",
     "uniform_angles",
     "validate",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _LAZY:  # run files and sweeps: xarray (and Dask) load on first use
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'spectralntk' has no attribute {name!r}")

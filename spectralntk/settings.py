@@ -95,16 +95,22 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
+def read_toml(path: str | Path, parameter: str) -> dict[str, Any]:
+    """The tables of a TOML file; a missing or unreadable file is an error naming ``parameter``."""
+    file = Path(path)
+    try:
+        return tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise parameter_error(parameter, "an existing TOML file", str(file)) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise parameter_error(parameter, f"a readable TOML file ({reason})", str(file)) from None
+
+
 def load_settings_file(path: str | Path) -> dict[str, Any]:
     """Settings from a TOML file (flat, or under ``[train]``); unknown keys are errors."""
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text())
-    except FileNotFoundError:
-        raise parameter_error("config", "an existing TOML file", str(file)) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        reason = " ".join(str(err).split())
-        raise parameter_error("config", f"a readable TOML file ({reason})", str(file)) from None
+    data = read_toml(file, "config")
     table = data.get("train", data)
     if not isinstance(table, dict):
         raise parameter_error("config", "a TOML table of settings", str(file))

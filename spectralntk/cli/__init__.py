@@ -15,6 +15,7 @@ from spectralntk._version import __version__
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
 from spectralntk.cli.report import report_cli, reproduce_cli
+from spectralntk.cli.sweep import sweep_cli
 from spectralntk.cli.train import train_cli
 
 __all__ = ["app", "main"]
@@ -47,6 +48,7 @@ def _root(
 
 app.command("decompose")(decompose_cli)
 app.command("train")(train_cli)
+app.command("sweep")(sweep_cli)
 app.command("fluctuations")(fluctuations_cli)
 app.command("report")(report_cli)
 app.command("reproduce")(reproduce_cli)

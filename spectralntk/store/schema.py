@@ -41,6 +41,7 @@ __all__ = [
     "ATTR_RUN_TYPE",
     "ATTR_SCHEMA_VERSION",
     "ATTR_SOURCE",
+    "ATTR_SWEEP_DIMS",
     "ATTR_TITLE",
     "ATTR_VERSION",
     "CF_CONVENTIONS",
@@ -111,6 +112,8 @@ ATTR_VERSION = "spectralntk_version"
 ATTR_SCHEMA_VERSION = "spectralntk_schema_version"
 ATTR_RUN_TYPE = "spectralntk_run_type"
 ATTR_CONFIG = "spectralntk_config"
+ATTR_SWEEP_DIMS = "spectralntk_sweep_dims"
+"""Space-separated dimensions a sweep (:func:`spectralntk.open_sweep`) puts before a run's own."""
 
 CF_CONVENTIONS = "CF-1.8"
 DEFAULT_REFERENCES = (
@@ -902,12 +905,14 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         raise RunFileError(
             f"{where} is missing required variables of a {run_type!r} run: {', '.join(missing)}"
         )
+    sweep_dims = tuple(str(ds.attrs.get(ATTR_SWEEP_DIMS, "")).split())
     for name, var in ds.variables.items():
         spec = VARIABLES.get(str(name))
-        if spec is not None and var.dims != spec.dims:
+        if spec is not None and var.dims not in (spec.dims, (*sweep_dims, *spec.dims)):
             raise RunFileError(
                 f"{where} has variable {name!r} with dimensions {var.dims}; "
                 f"the schema requires {spec.dims}"
+                + (f" (after the sweep dimensions {sweep_dims})" if sweep_dims else "")
             )
     read_config(ds)
     _check_attr_types(ds)

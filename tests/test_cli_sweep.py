@@ -1,0 +1,159 @@
+"""``spectralntk sweep`` through Typer's CliRunner, on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+distributed = pytest.importorskip("distributed")
+
+from test_cli import assert_one_error_line, invoke, stdout_of  # noqa: E402
+
+from spectralntk import load, open_sweep  # noqa: E402
+from spectralntk.sweeps.execute import local_cluster  # noqa: E402
+
+SWEEP = """\
+[sweep]
+name = "small"
+
+[base]
+target = "sine"
+frequency = 2
+inputs = "grid"
+points = 16
+eval_points = 32
+steps = 20
+seeds = 2
+
+[axes]
+width = [8, 16]
+lr = [0.5, 0.25]
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """Address of a LocalCluster of 2 worker processes, 1 thread each."""
+    cluster = local_cluster(2)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(SWEEP)
+    return tmp_path
+
+
+def test_sweep_on_a_scheduler_then_nothing_to_do(in_tmp: Path, scheduler: str) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler)
+    assert result.exit_code == 0, result.output
+    text = stdout_of(result)
+    assert "sweep 'small': 2 grid points, 2 runs" in text and "finished     2" in text
+    assert "Wrote runs/small" in text
+    index = json.loads((in_tmp / "runs/small/index.json").read_text())
+    assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
+    ds = open_sweep(in_tmp / "runs/small")
+    assert ds["loss"].dims == ("lr", "width", "seed", "step")
+    # requirement: the combined data are those of `spectralntk train` at that grid point
+    (in_tmp / "point.toml").write_text(
+        SWEEP.split("[base]\n")[1].split("[axes]")[0] + "width = [8, 16]\nlr = 0.25\n"
+    )
+    trained = invoke("train", "--config", "point.toml", "--out", "t.nc", "--quiet")
+    assert trained.exit_code == 0, trained.output
+    ref, got = load(in_tmp / "t.nc"), ds.sel(lr=0.25).load()
+    for name, var in ref.data_vars.items():
+        np.testing.assert_array_equal(got[name].values, var.values, err_msg=name, strict=True)
+    again = invoke("sweep", "s.toml", "--scheduler", scheduler)
+    assert again.exit_code == 0 and "Nothing to do" in stdout_of(again)
+    quiet = invoke("sweep", "s.toml", "--scheduler", scheduler, "--resume", "--quiet")
+    assert quiet.exit_code == 0 and stdout_of(quiet).strip() == "runs/small"
+
+
+def test_sweep_on_its_own_local_cluster(in_tmp: Path) -> None:
+    result = invoke("sweep", "s.toml", "--workers", "2", "--out", "here", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert stdout_of(result).strip() == "here"
+    assert len(list((in_tmp / "here/runs").glob("*.nc"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (SWEEP.replace("lr = [0.5, 0.25]", "lrr = [0.5]"), "'lrr'"),
+        (SWEEP.replace("lr = [0.5, 0.25]", "lr = []"), "'lr'"),
+        (SWEEP.replace("seeds = 2", "seeds = 2\nlr = 0.1"), "'lr'"),
+        (SWEEP.replace("steps = 20", "stepz = 20"), "'stepz'"),
+        (SWEEP.replace('name = "small"', 'name = "small"\nflavour = 1'), "'flavour'"),
+        ("[axes\n", "sweep file"),
+    ],
+    ids=["unknown-axis", "empty-axis", "axis-in-base", "unknown-base", "unknown-sweep", "toml"],
+)
+def test_bad_sweep_files(in_tmp: Path, text: str, key: str) -> None:
+    (in_tmp / "bad.toml").write_text(text)
+    result = invoke("sweep", "bad.toml", "--scheduler", "tcp://127.0.0.1:1")
+    line = assert_one_error_line(result, key)
+    assert "bad.toml" in line
+    assert not (in_tmp / "runs").exists()
+
+
+def test_unknown_device_fails_before_anything_is_written(in_tmp: Path, scheduler: str) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler, "--device", "cuda:5")
+    assert_one_error_line(result, "--device")
+    assert not (in_tmp / "runs").exists()
+    result = invoke("sweep", "s.toml", "--scheduler", scheduler, "--device", "gpu")
+    assert_one_error_line(result, "--device")
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_one_line(in_tmp: Path) -> None:
+    result = invoke("sweep", "s.toml", "--scheduler", "tcp://127.0.0.1:1")
+    assert_one_error_line(result, "tcp://127.0.0.1:1")
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # one quick run and one long one: interrupt once the quick one is written
+    (tmp_path / "s.toml").write_text(
+        SWEEP.replace("steps = 20\n", "").replace("lr = [0.5, 0.25]", "steps = [20, 20000]")
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [sys.executable, "-m", "spectralntk", "sweep", "s.toml", "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs/small/runs"
+    deadline = time.monotonic() + 240
+    while not list(runs.glob("*.nc")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err and "Traceback" not in err
+    index = json.loads((tmp_path / "runs/small/index.json").read_text())
+    assert sorted(t["status"] for t in index["tasks"]) == ["finished", "pending"]
+    # the long run stopped at a step boundary and kept its progress
+    long_run = next(t for t in index["tasks"] if t["status"] == "pending")
+    assert "interrupted" in long_run["note"]
+    assert (tmp_path / "runs/small" / f"{long_run['file']}.state.pt").is_file()
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    done = subprocess.run(
+        [*args, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    index = json.loads((tmp_path / "runs/small/index.json").read_text())
+    assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
+    assert next(t for t in index["tasks"] if t["key"] == long_run["key"])["resumed"] is True
