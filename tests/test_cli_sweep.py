@@ -157,3 +157,39 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     index = json.loads((tmp_path / "runs/small/index.json").read_text())
     assert [t["status"] for t in index["tasks"]] == ["finished", "finished"]
     assert next(t for t in index["tasks"] if t["key"] == long_run["key"])["resumed"] is True
+
+
+def test_report_of_a_sweep_folder(in_tmp: Path, scheduler: str) -> None:
+    from spectralntk.reports.build import build_report
+    from spectralntk.reports.models import load_report
+
+    assert invoke("sweep", "s.toml", "--scheduler", scheduler).exit_code == 0
+    result = invoke("report", "runs/small", "--out", "rep", "--no-svg")
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in stdout_of(result) and "(2 grid points)" in stdout_of(result)
+    index = json.loads((in_tmp / "rep/sweep.json").read_text())
+    assert sorted(e["point"]["lr"] for e in index["points"]) == [0.25, 0.5]
+    tasks = json.loads((in_tmp / "runs/small/index.json").read_text())["tasks"]
+    for entry in index["points"]:
+        folder = in_tmp / "rep" / entry["folder"]
+        assert entry["folder"] == f"lr={entry['point']['lr']:g}"
+        report = load_report((folder / "report.json").read_text())
+        assert report.report_type == entry["report_type"] == "convergence"
+        assert (folder / "README.md").is_file() and (folder / "report.html").is_file()
+        # the point's report is the report of its own run file (provenance aside)
+        (run,) = [t for t in tasks if t["point"]["lr"] == entry["point"]["lr"]]
+        direct = build_report(load(in_tmp / "runs/small" / run["file"]), "x")
+        drop = {"provenance", "figures"}  # the SVG references differ (--no-svg)
+        assert report.model_dump(exclude=drop) == direct.model_dump(exclude=drop)
+    assert "lr=0.5" in (in_tmp / "rep/README.md").read_text()
+    # the typed reports as one JSON array on stdout
+    items = json.loads(stdout_of(invoke("report", "runs/small", "--format", "json")))
+    assert sorted(i["point"]["lr"] for i in items) == [0.25, 0.5]
+    assert all(i["report"]["report_type"] == "convergence" for i in items)
+    # an existing report folder is kept without --overwrite; other formats: one line
+    before = (in_tmp / "rep/sweep.json").read_bytes()
+    assert_one_error_line(invoke("report", "runs/small", "--out", "rep"), "--out")
+    assert (in_tmp / "rep/sweep.json").read_bytes() == before
+    assert_one_error_line(invoke("report", "runs/small", "--format", "html"), "--format")
+    again = invoke("report", "runs/small", "--out", "rep", "--overwrite", "--no-svg", "--quiet")
+    assert again.exit_code == 0, again.output

@@ -40,8 +40,43 @@ def _stdout(report: Any, ds: Any, fmt: Format) -> str:
     return render_html(report, pngs)
 
 
+def _report_sweep(
+    folder: Path, out: Path | None, fmt: Format, *, overwrite: bool, svg: bool, quiet: bool
+) -> None:
+    """``report`` of a sweep folder: a report per grid point (folder) or a JSON array."""
+    import json
+
+    from spectralntk.reports.render import render_json
+    from spectralntk.reports.sweep import sweep_reports, write_sweep_report
+
+    if fmt is Format.JSON:
+        items = [
+            {"point": point, "report": json.loads(render_json(report))}
+            for point, report, _ in sweep_reports(folder)
+        ]
+        sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt is not Format.FOLDER:
+        raise fail(
+            f"Invalid value for --format: a sweep folder is reported as 'folder' or 'json'. "
+            f"Got {fmt.value!r} instead."
+        )
+    dest = out if out is not None else Path("reports") / folder.name
+    written, entries = write_sweep_report(folder, dest, overwrite=overwrite, svg=svg)
+    if not quiet:
+        for entry in entries:
+            typer.echo(f"{entry['folder']}: {entry['title']}")
+    typer.echo(f"Wrote {written} ({len(entries)} grid points)")
+
+
 def report_cli(
-    run: Annotated[Path, typer.Argument(help="A run file written by spectralntk (.nc).")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run file written by spectralntk (.nc), or a sweep folder "
+            "(spectralntk sweep): one report per grid point."
+        ),
+    ],
     out: Annotated[
         Path | None,
         typer.Option(help="Report folder. [default: reports/<run file stem>/]"),
@@ -64,6 +99,11 @@ def report_cli(
     with user_errors():
         if format_ is not Format.FOLDER and out is not None:
             raise fail(f"Invalid value for --out: --format {format_.value} writes to stdout.")
+        from spectralntk.reports.sweep import is_sweep_folder
+
+        if is_sweep_folder(run):
+            _report_sweep(run, out, format_, overwrite=overwrite, svg=svg, quiet=quiet)
+            return
         from spectralntk.reports.build import build_report
         from spectralntk.store.netcdf import load
 

@@ -15,16 +15,27 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from spectralntk.errors import ParameterError
 from spectralntk.store.paths import fsync_path, one_line
 
-__all__ = ["REPORT_FILES", "check_report_folder", "render_folder", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "check_report_folder",
+    "publish_folder",
+    "render_folder",
+    "write_bytes",
+    "write_report",
+]
 
 #: Files of a report folder besides ``figures/``.
 REPORT_FILES = ("README.md", "report.html", "report.json")
+#: A folder holding one of these is a report folder (of a run, or of a sweep) that
+#: ``overwrite`` may replace.
+REPORT_MARKERS = ("report.json", "sweep.json")
 
 
 def _out_error(rule: str, path: Path) -> ParameterError:
@@ -57,7 +68,7 @@ def check_report_folder(path: str | os.PathLike[str], *, overwrite: bool = False
     if out.exists() and not out.is_dir():
         raise _out_error("a folder, not an existing file", out)
     if out.is_dir() and any(out.iterdir()):
-        if not (out / "report.json").is_file():
+        if not any((out / name).is_file() for name in REPORT_MARKERS):
             raise _out_error(
                 "a new or empty folder, or a spectralntk report folder (with report.json); "
                 "this folder holds other files",
@@ -83,7 +94,8 @@ def check_report_folder(path: str | os.PathLike[str], *, overwrite: bool = False
     return out
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it (inside a staging folder)."""
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -105,10 +117,47 @@ def render_folder(report: Any, ds: Any, folder: Path, *, svg: bool = True) -> An
     for path in draw_figures(report, ds, folder, svg=svg):
         fsync_path(path)
     pngs = {f.name: (folder / f.png).read_bytes() for f in report.figures}
-    _write_bytes(folder / "README.md", render_markdown(report).encode())
-    _write_bytes(folder / "report.html", render_html(report, pngs).encode())
-    _write_bytes(folder / "report.json", render_json(report).encode())
+    write_bytes(folder / "README.md", render_markdown(report).encode())
+    write_bytes(folder / "report.html", render_html(report, pngs).encode())
+    write_bytes(folder / "report.json", render_json(report).encode())
     return report
+
+
+def publish_folder(dest: Path, fill: Callable[[Path], Any]) -> None:
+    """Fill a hidden staging folder next to ``dest`` with ``fill``, then rename it to ``dest``.
+
+    ``dest`` has been checked by :func:`check_report_folder`. An existing ``dest`` is
+    renamed aside, the new folder renamed in and the old one removed; on any failure the
+    staging folder is removed and ``dest`` is left as it was.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _out_error(f"a path whose folder can be created ({one_line(exc)})", dest) from None
+    tag = secrets.token_hex(4)
+    stage = dest.with_name(f".{dest.name}.tmp-{tag}")
+    stage.mkdir()
+    old = dest.with_name(f".{dest.name}.old-{tag}")
+    try:
+        fill(stage)
+        fsync_path(stage, directory=True)
+        if dest.exists():
+            os.replace(dest, old)
+            try:
+                os.replace(stage, dest)
+            except BaseException:
+                os.replace(old, dest)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, dest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    try:
+        fsync_path(dest.parent, directory=True)
+    except OSError:  # some file systems cannot fsync a folder; the rename is done
+        pass
 
 
 def write_report(
@@ -140,32 +189,5 @@ def write_report(
         The absolute destination.
     """
     dest = check_report_folder(out, overwrite=overwrite)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _out_error(f"a path whose folder can be created ({one_line(exc)})", dest) from None
-    tag = secrets.token_hex(4)
-    stage = dest.with_name(f".{dest.name}.tmp-{tag}")
-    stage.mkdir()
-    old = dest.with_name(f".{dest.name}.old-{tag}")
-    try:
-        render_folder(report, ds, stage, svg=svg)
-        fsync_path(stage, directory=True)
-        if dest.exists():
-            os.replace(dest, old)
-            try:
-                os.replace(stage, dest)
-            except BaseException:
-                os.replace(old, dest)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, dest)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    try:
-        fsync_path(dest.parent, directory=True)
-    except OSError:  # some file systems cannot fsync a folder; the rename is done
-        pass
+    publish_folder(dest, lambda stage: render_folder(report, ds, stage, svg=svg))
     return dest
