@@ -25,7 +25,8 @@ the 720-point grid on the circle (data seed 0, as ``inputs="random"``), the defa
        what tracking does on the training points: the residual (S, N) projected on the
        cos/sin modes k = 0..64 by the precomputed least-squares matrices of
        ``mode_projector`` (torch matmuls on the device), stored with the loss in
-       preallocated (S, T + 1, K + 1) / (S, T + 1) tensors. Target: (b)/(a) ≤ 1.15.
+       preallocated (S, T + 1, K + 1) / (S, T + 1) tensors; (b)/(a) for information
+       (the target is checked on (c), the real run, timed inside the loop).
        Best of 4, interleaved with (a); the time spent inside the callback is printed
        too (it is what the end-to-end ratio measures, less the noise). The stored
        modes are checked against ``least_squares_modes``;
@@ -400,7 +401,7 @@ def part_tracking() -> None:
     print(
         f"   (b) modes + loss every step (torch):   {t['tracked']:6.2f} s "
         f"({steps / t['tracked']:6.1f} steps/s): overhead {100 * over:+5.1f} % "
-        f"(target <= 15 %: {verdict(over <= 0.15)})"
+        "(whole runs, for information: (c) below times the loop itself)"
     )
     print(
         f"      time inside (b)'s callback, T + 1 calls: {min(inside):.3f} s = "

@@ -8,8 +8,9 @@ Run ``python benchmarks/preset_times.py [NAME ...]`` (a few minutes). For each p
 - full: for each width, the seconds per gradient step of its seed batch are
   measured over a short stretch of plain training (no recording) and multiplied by
   the preset's step count; the measured cost of one checkpoint (empirical NTK on
-  the training points and a forward pass on the evaluation grid) is added per
-  checkpoint. This leaves out the theory (seconds) and recording (a few percent).
+  the training points) is added per checkpoint, and the measured cost of a pass over
+  the evaluation grid per evaluation step. This leaves out the theory (seconds) and
+  the per-step recording (a few percent).
 
 Timings come from a shared 2-core machine; expect ±20 %.
 """
@@ -62,6 +63,27 @@ def checkpoint_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def
     return -(-len(cfg.seeds) // batch) * (time.perf_counter() - start)
 
 
+def eval_seconds(cfg, width: int) -> float:  # type: ignore[no-untyped-def]
+    """Seconds of one pass over the evaluation grid for all seeds (the forward pass)."""
+    import numpy as np
+
+    net_cfg = network_at_width(cfg, width)
+    batch = _seeds_per_batch(cfg, width, 8, DEFAULT_MEMORY_BUDGET)
+    net = init_mlp(net_cfg, width, cfg.seeds[:batch])
+    gamma = 2.0 * np.pi * np.arange(cfg.eval_points) / cfg.eval_points
+    xe = torch.as_tensor(np.stack([np.cos(gamma), np.sin(gamma)], axis=1))
+    net.evaluate(xe)  # warm-up
+    start = time.perf_counter()
+    net.evaluate(xe)
+    return -(-len(cfg.seeds) // batch) * (time.perf_counter() - start)
+
+
+def eval_count(cfg) -> int:  # type: ignore[no-untyped-def]
+    """How many recorded steps pass over the evaluation grid (as ``train`` chooses them)."""
+    every = cfg.eval_every or max(1, cfg.steps // 200)
+    return len({t for t in cfg.record_steps() if t % every == 0} | set(cfg.checkpoints))
+
+
 def main(names: list[str]) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| preset | quick: measured | full: estimated | full run |")
@@ -76,6 +98,7 @@ def main(names: list[str]) -> None:
         for width in full_cfg.widths:
             total += seconds_per_step(full_cfg, width) * full_cfg.steps
             total += checkpoint_seconds(full_cfg, width) * len(full_cfg.checkpoints)
+            total += eval_seconds(full_cfg, width) * eval_count(full_cfg)
         what = (
             f"{len(full_cfg.widths)} widths × {len(full_cfg.seeds)} seeds × {full_cfg.steps} steps"
         )
