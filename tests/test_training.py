@@ -14,6 +14,7 @@ from test_store import _KNOWN_CHECKER_FALSE_POSITIVES, _checker_results  # noqa:
 from spectralntk import NetworkConfig, ParameterError, load, save  # noqa: E402
 from spectralntk.kernels import circle_points, uniform_angles  # noqa: E402
 from spectralntk.nn import empirical_kernel, init_mlp  # noqa: E402
+from spectralntk.nn.backprop import loss_gradients  # noqa: E402
 from spectralntk.nn.training import gradient_descent  # noqa: E402
 from spectralntk.runs.training import TrainingConfig, train  # noqa: E402
 from spectralntk.settings import merge_settings, parse_override, training_config  # noqa: E402
@@ -52,10 +53,22 @@ def test_one_step_is_one_hand_step_and_seeds_are_independent() -> None:
     params = [p.clone().requires_grad_(True) for p in hand.parameters()]
     loss = 0.5 * ((hand.with_parameters(params)(x)[0] - y) ** 2).sum()
     grads = torch.autograd.grad(loss, params)
+    _, _, ours = loss_gradients(hand, x, y[None], 0.5)
     one = init_mlp(NET, 24, [9])
     gradient_descent(one, x, y, lr=0.3, steps=1, loss="half_sum")
-    for p, q, g in zip(one.parameters(), params, grads, strict=True):
-        assert torch.equal(p, q.detach() - 0.3 * g)
+    for p, q, g, h in zip(one.parameters(), params, grads, ours, strict=True):
+        assert torch.equal(p, q.detach() - 0.3 * h)  # θ − η∇L, nothing else
+        # the depth-1 ReLU gradient is a closed form: autograd's to rounding
+        # (bounded in tests/test_backprop.py; here |∇L| < 1, N = 12, n = 24)
+        assert torch.allclose(h, g, rtol=0, atol=1e-13)
+    deeper = NET.replace(depth=2)
+    two, three = init_mlp(deeper, 24, [9]), init_mlp(deeper, 24, [9])
+    params = [p.clone().requires_grad_(True) for p in two.parameters()]
+    loss = 0.5 * ((two.with_parameters(params)(x)[0] - y) ** 2).sum()
+    grads = torch.autograd.grad(loss, params)
+    gradient_descent(three, x, y, lr=0.3, steps=1, loss="half_sum")
+    for p, q, g in zip(three.parameters(), params, grads, strict=True):
+        assert torch.equal(p, q.detach() - 0.3 * g)  # layerwise: autograd bit for bit
 
 
 def test_linearized_model_follows_its_own_empirical_ntk() -> None:

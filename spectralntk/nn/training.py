@@ -23,7 +23,6 @@ initial loss, is marked diverged at that step and frozen; the other seeds go on.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,9 +30,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from spectralntk.config import Activation
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
+from spectralntk.nn.backprop import loss_gradients, network_outputs
 from spectralntk.nn.mlp import MLP
+from spectralntk.nn.relu_arcs import arc_outputs, uses_arcs
 
 __all__ = ["LOSS_SCALES", "MODELS", "StepRecord", "gradient_descent", "loss_scale"]
 
@@ -78,63 +78,6 @@ class StepRecord:
     net: MLP
 
 
-def _activation_backward(name: Activation, grad_h: Tensor, z: Tensor, h: Tensor) -> Tensor:
-    """∂L/∂z from ∂L/∂h, as autograd computes it for φ of mlp.activation_functions."""
-    if name is Activation.RELU:
-        return torch.ops.aten.threshold_backward(grad_h, h, 0)
-    if name is Activation.TANH:
-        return torch.ops.aten.tanh_backward(grad_h, h)
-    if name is Activation.GELU:
-        return torch.ops.aten.gelu_backward(grad_h, z, approximate="none")
-    # erf: derivatives.yaml  self: 2.0 / sqrt(M_PI) * exp(-(self.pow(2))) * grad
-    return 2.0 / math.sqrt(math.pi) * torch.exp(-(z.pow(2))) * grad_h
-
-
-def _value_and_grad(
-    net: MLP, x: Tensor, y: Tensor, scale: float, need_grad: bool = True
-) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """f (S, N), r = f − y and the gradients of scale·Σr² w.r.t. ``net.parameters()``.
-
-    Backpropagation by hand, without building an autograd graph, op for op what
-    autograd computes for :meth:`MLP.__call__` (the same kernels in the same order,
-    hence bit-identical gradients; tests/test_training.py checks it against autograd).
-    """
-    act = Activation(net.config.activation)
-    L = net.layers
-    zs: list[Tensor] = []
-    hs: list[Tensor] = [x]
-    with torch.no_grad():
-        for z, h in net.hidden(x):
-            zs.append(z)
-            hs.append(h)
-        f = net._affine(L, hs[-1])[..., 0]
-        residual = f - y
-        if not need_grad:
-            return f, residual, []
-        g = scale * (2.0 * residual)  # PowBackward: grad · (2 · r), grad = scale
-        wgrads: list[Tensor | None] = [None] * L
-        bgrads: list[Tensor | None] = [None] * L
-        grad_z = g.unsqueeze(-1)  # ∂/∂z^(L), (S, N, 1)
-        for layer in range(L, 0, -1):
-            alpha, beta = net.scales(layer)
-            w, b, h = net.weights[layer - 1], net.biases[layer - 1], hs[layer - 1]
-            if b is not None:
-                bgrads[layer - 1] = (grad_z.sum(1, keepdim=True) * beta).squeeze(1)
-            grad_m = grad_z * alpha
-            if layer == L:  # (h * w).sum(-1, keepdim=True)
-                grad_p = grad_m.expand(*grad_m.shape[:-1], w.shape[-1])
-                wgrads[layer - 1] = (grad_p * h).sum(1, keepdim=True)
-                grad_h: Tensor | None = grad_p * w if layer > 1 else None
-            else:  # matmul(h, w^T)
-                hb = h.expand(grad_m.shape[0], *h.shape) if h.ndim == 2 else h
-                wgrads[layer - 1] = hb.transpose(1, 2).bmm(grad_m).transpose(1, 2)
-                grad_h = grad_m.bmm(w) if layer > 1 else None
-            if grad_h is not None:
-                grad_z = _activation_backward(act, grad_h, zs[layer - 2], h)
-    grads = [*wgrads, *(gb for gb, b in zip(bgrads, net.biases, strict=True) if b is not None)]
-    return f, residual, [g_ for g_ in grads if g_ is not None]
-
-
 #: On the CPU the seeds are trained in consecutive chunks whose (seeds, N, width)
 #: activations take at most this many bytes, so that a step's activations stay in the
 #: cache (4 MiB: the best of 1-8 MiB measured on a 2-core machine with 2 MiB L2 per
@@ -154,16 +97,22 @@ def _seed_chunks(net: MLP, x: Tensor) -> list[slice]:
 
 
 def _eval_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
-    """Outputs (S, M) on ``x``, computed in cache-sized seed chunks on the CPU.
+    """Outputs (S, M) on ``x``, without autograd.
 
+    Depth-1 ReLU networks on points of the unit circle (the evaluation grid) are
+    evaluated arc by arc (:mod:`spectralntk.nn.relu_arcs`), in O(n log M + M) per seed;
+    other networks by the forward pass of training (:func:`backprop.network_outputs`).
     Every seed's row goes through the same computation whatever the chunking (the
-    forward pass is independent per seed), so the values equal one batched call
-    (and :meth:`MLP.evaluate` equals the forward pass bit for bit).
+    forward pass is independent per seed), so the values equal one batched call.
     """
+    if uses_arcs(net, x):
+        return arc_outputs(net.with_parameters(params), x)
     chunks = _seed_chunks(net, x)
     if len(chunks) == 1:
-        return net.with_parameters(params).evaluate(x)
-    return torch.cat([net.with_parameters([p[sl] for p in params]).evaluate(x) for sl in chunks])
+        return network_outputs(net.with_parameters(params), x)
+    return torch.cat(
+        [network_outputs(net.with_parameters([p[sl] for p in params]), x) for sl in chunks]
+    )
 
 
 def _forward_fn(net: MLP) -> Callable[..., Tensor]:
@@ -280,11 +229,11 @@ def gradient_descent(
         last = step == n_steps
         if kind == "network":
             if len(chunks) == 1:
-                f, residual, chunk_grads = _value_and_grad(net, x_train, y, scale, not last)
+                f, residual, chunk_grads = loss_gradients(net, x_train, y, scale, not last)
                 grads_by_chunk = [chunk_grads]
             else:
                 parts = [
-                    _value_and_grad(
+                    loss_gradients(
                         net.with_parameters([p[sl] for p in params]),
                         x_train,
                         y[sl],
