@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -12,7 +14,12 @@ torch = pytest.importorskip("torch")
 from spectralntk import NetworkConfig  # noqa: E402
 from spectralntk.kernels import circle_points, uniform_angles  # noqa: E402
 from spectralntk.nn import init_mlp  # noqa: E402
-from spectralntk.nn.relu_arcs import arc_outputs, on_unit_circle, uses_arcs  # noqa: E402
+from spectralntk.nn.relu_arcs import (  # noqa: E402
+    arc_outputs,
+    on_unit_circle,
+    sorted_positions,
+    uses_arcs,
+)
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -92,6 +99,23 @@ def test_edge_cases_of_arcs() -> None:
     assert_within_rounding(edge, torch.as_tensor(circle_points(angles)))
 
 
+def test_an_always_active_neuron_covers_the_point_at_its_arc_start() -> None:
+    # θ = π, lo = (φ − π) mod 2π, and (lo + 2π) − 2π rounds below lo: the point at lo
+    # is past the first part (lo, 2π) and, but for the guard, before the wrap [0, lo)
+    a0, a1, t = 0.1257302210933933, -0.1321048632913019, 2.3314758068144674
+    config = NetworkConfig(
+        depth=1, parameterization="standard", width=1, bias_std=1.0, output_bias=False
+    )
+    net = init_mlp(config, 1, [0])
+    w1 = torch.tensor([[[a0, a1]]], dtype=torch.float64)
+    b1 = torch.tensor([[5.0]], dtype=torch.float64)
+    net = net.with_parameters([w1, torch.ones(1, 1, 1, dtype=torch.float64), b1])
+    x = torch.tensor([[math.cos(t), math.sin(t)], [1.0, 0.0]], dtype=torch.float64)
+    lo = (torch.atan2(w1[0, 0, 1], w1[0, 0, 0]) - math.pi).remainder(2 * math.pi)
+    assert torch.atan2(x[0, 1], x[0, 0]) == lo and (lo + 2 * math.pi) - 2 * math.pi < lo
+    assert_within_rounding(net, x)
+
+
 def test_seeds_alone_and_in_a_batch_are_bit_identical() -> None:
     config = NetworkConfig(depth=1, bias_std=0.5)
     x = torch.as_tensor(circle_points(uniform_angles(90)))
@@ -109,3 +133,21 @@ def test_where_arcs_apply() -> None:
     assert not uses_arcs(init_mlp(NetworkConfig(depth=1, activation="erf"), 5, [0]), circle)
     with pytest.raises(ValueError, match="net, x: arc evaluation needs"):
         arc_outputs(net, 2 * circle)
+
+
+@given(
+    st.one_of(
+        st.integers(1, 200).map(uniform_angles),
+        st.lists(st.floats(0.0, 2 * np.pi, exclude_max=True), min_size=1, max_size=60),
+        st.lists(st.floats(1.0, 1.001), min_size=6, max_size=20),  # crowded: the fallback
+    ),
+    st.lists(st.floats(-7.0, 14.0), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_bucket_positions_equal_searchsorted(angles, queries, right: bool) -> None:  # type: ignore[no-untyped-def]
+    gamma = torch.sort(torch.as_tensor(np.asarray(angles, dtype=np.float64)))[0]
+    # the angles themselves and their neighbours are the hard queries
+    q = torch.cat([torch.as_tensor(queries), gamma, torch.nextafter(gamma, gamma + 1)])
+    assert torch.equal(
+        sorted_positions(gamma, q, right=right), torch.searchsorted(gamma, q, right=right)
+    )

@@ -100,7 +100,7 @@ def _eval_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
     """Outputs (S, M) on ``x``, without autograd.
 
     Depth-1 ReLU networks on points of the unit circle (the evaluation grid) are
-    evaluated arc by arc (:mod:`spectralntk.nn.relu_arcs`), in O(n log M + M) per seed;
+    evaluated arc by arc (:mod:`spectralntk.nn.relu_arcs`), in O(n + M) per seed;
     other networks by the forward pass of training (:func:`backprop.network_outputs`).
     Every seed's row goes through the same computation whatever the chunking (the
     forward pass is independent per seed), so the values equal one batched call.

@@ -51,7 +51,7 @@ def sweep_reports(folder: str | os.PathLike[str]) -> Iterator[tuple[dict[str, An
     from spectralntk import open_sweep, sweep_points
     from spectralntk.reports.build import build_report
 
-    ds = open_sweep(folder).load()
+    ds = open_sweep(Path(folder)).load()
     found = False
     for point, run in sweep_points(ds):
         found = True
