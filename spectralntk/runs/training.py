@@ -327,10 +327,8 @@ class _Projections:
 
     y_train: Any  # (N,)
     y_eval: Any  # (M,)
-    train_cos: Any  # (K + 1, N): a_k = Σ_j residual_j · train_cos[k, j]
-    train_sin: Any
-    eval_cos: Any  # (K + 1, M)
-    eval_sin: Any
+    train_modes: Any  # (2(K + 1), N): rows cos_k then sin_k, a_k = Σ_j r_j · row_k[j]
+    eval_modes: Any  # (2(K + 1), M)
 
     @classmethod
     def build(
@@ -339,32 +337,32 @@ class _Projections:
         import torch
 
         def put(values: FloatArray) -> Any:
-            return torch.as_tensor(np.ascontiguousarray(values), device=device)
+            return torch.tensor(values, dtype=torch.float64, device=device)
 
-        return cls(
-            put(y),
-            put(y_eval),
-            put(train.cos_matrix),
-            put(train.sin_matrix),
-            put(evaluation.cos_matrix),
-            put(evaluation.sin_matrix),
-        )
+        def stacked(modes: Any) -> Any:
+            return put(np.concatenate([modes.cos_matrix, modes.sin_matrix]))
+
+        return cls(put(y), put(y_eval), stacked(train), stacked(evaluation))
 
 
-def _project(values: Any, rows: Any) -> Any:
-    """``values`` (S, N) times the mode rows (K + 1, N): (S, K + 1), as a product and sum.
+def _project(values: Any, modes: Any) -> tuple[Any, Any]:
+    """(a_k, b_k), each (S, K + 1), of ``values`` (S, N) by the stacked rows (2(K + 1), N).
 
-    Not a BLAS matrix product: its summation order may depend on memory alignment,
-    and a resumed run must reproduce an uninterrupted one bit for bit.
+    A product and a sum, not a BLAS matrix product: a matrix product's summation order
+    may depend on the number of rows (seeds), the threads and memory alignment, and a
+    seed's record must not depend on its batch, nor a resumed run differ from an
+    uninterrupted one, by a bit.
     """
-    return (values[:, None, :] * rows[None, :, :]).sum(dim=-1)
+    both = (values[:, None, :] * modes[None, :, :]).sum(dim=-1)
+    half = modes.shape[0] // 2
+    return both[:, :half], both[:, half:]
 
 
 class _StepBuffer:
     """The per-step records of one batch of seeds, kept on the device until drained.
 
-    At every recorded step the residual on the training points, its modes (a matrix
-    product with the precomputed projections), the loss and, at evaluation steps,
+    At every recorded step the residual on the training points, its modes (by the
+    precomputed projections, :func:`_project`), the loss and, at evaluation steps,
     the evaluation-grid modes go into small float64 device buffers; :meth:`drain`
     copies them to the run's numpy arrays in one go (every ``size`` records, before
     a state flush and at the end of the batch). Converting to numpy at every step
@@ -388,7 +386,7 @@ class _StepBuffer:
         self.arrays, self.j, self.seeds = arrays, width_index, seeds
         self.size, self.proj = size, proj
         count = seeds.stop - seeds.start
-        f, n = proj.train_cos.shape
+        f, n = proj.train_modes.shape[0] // 2, proj.train_modes.shape[1]
         tails = {"loss": (), "train_residual": (n,)}
         tails |= dict.fromkeys(("residual_cos", "residual_sin", *self._EVAL), (f,))
         self.buf = {
@@ -408,12 +406,14 @@ class _StepBuffer:
         residual = rec.train_output.double() - proj.y_train
         buf["train_residual"][:, row] = residual
         buf["loss"][:, row] = rec.loss
-        buf["residual_cos"][:, row] = _project(residual, proj.train_cos)
-        buf["residual_sin"][:, row] = _project(residual, proj.train_sin)
+        buf["residual_cos"][:, row], buf["residual_sin"][:, row] = _project(
+            residual, proj.train_modes
+        )
         if rec.eval_output is not None:
             e_res = rec.eval_output.double() - proj.y_eval
-            buf["eval_residual_cos"][:, row] = _project(e_res, proj.eval_cos)
-            buf["eval_residual_sin"][:, row] = _project(e_res, proj.eval_sin)
+            buf["eval_residual_cos"][:, row], buf["eval_residual_sin"][:, row] = _project(
+                e_res, proj.eval_modes
+            )
             self.eval_rows.append((row, index))
         self.rows, self.status = row + 1, rec.diverged_at
         if self.rows == self.size:
