@@ -140,11 +140,17 @@ def arc_outputs(net: MLP, x: Tensor) -> Tensor:
     b1, b2 = net.biases
     count, m = w1.shape[0], x.shape[0]
     with torch.no_grad():
-        a = alpha1 * w1
-        c = beta1 * b1 if b1 is not None else torch.zeros_like(a[..., 0])  # (S, n)
-        v = torch.cat([a, c[..., None]], dim=-1) * w2[:, 0, :, None]  # w_j A_j (S, n, 3)
-        rho = torch.sqrt(a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1])
-        phi = torch.atan2(a[..., 1], a[..., 0])
+        # (S, 3, n) rows A_·1, A_·2, c, each contiguous (strided rows halve the speed)
+        a = torch.empty(count, 3, w1.shape[1], dtype=w1.dtype)
+        torch.mul(w1.transpose(1, 2), alpha1, out=a[:, :2])
+        if b1 is not None:
+            torch.mul(b1, beta1, out=a[:, 2])
+        else:
+            a[:, 2] = 0.0
+        a0, a1, c = a.unbind(dim=1)
+        v = a * w2  # w_j A_j (S, 3, n)
+        rho = torch.sqrt(a0 * a0 + a1 * a1)
+        phi = torch.atan2(a1, a0)
         # cos θ = −c/ρ: θ = π on the whole circle (c ≥ ρ, also ρ = 0 < c), θ = 0 nowhere
         # (c ≤ −ρ, also ρ = c = 0 where z ≡ 0)
         theta = torch.arccos(torch.nan_to_num(-c / rho, nan=1.0).clamp_(-1.0, 1.0))
@@ -154,24 +160,21 @@ def arc_outputs(net: MLP, x: Tensor) -> Tensor:
         gamma, order = torch.sort(gamma)
         lo = (phi - theta).remainder_(two_pi)
         hi = lo + 2.0 * theta
-        # The open arc (lo, hi): sorted indices [start, end), and where it passes 2π
-        # also [0, wrap]. Every neuron adds w_j A_j to ``opens`` where a run of indices
-        # begins and to ``closes`` just past its end. Closing an arc's end adds a term
-        # with z = 0.
-        start = sorted_positions(gamma, lo, right=True)
-        end = torch.maximum(sorted_positions(gamma, hi), start)
-        wrap = sorted_positions(gamma, hi - two_pi, right=True)
+        # The arc (lo, hi): sorted indices [start, end), and where it passes 2π also
+        # [0, wrap). Every neuron adds w_j A_j to ``opens`` where a run of indices
+        # begins and to ``closes`` just past its end. A point at an arc's end (z = 0)
+        # may fall either side: its term is zero to rounding.
+        start, end, wrap = sorted_positions(gamma, torch.stack([lo, hi, hi - two_pi]))
+        end = torch.maximum(end, start)
         wrap = torch.where(theta == math.pi, start, wrap)  # all of it, whatever rounding
-        v_wrapped = v * (hi >= two_pi)[..., None]
-        opens, closes = (torch.zeros(count, m + 1, 3, dtype=v.dtype) for _ in range(2))
+        v_wrapped = v * (hi >= two_pi)[:, None, :]
+        opens, closes = (torch.zeros(count, 3, m + 1, dtype=v.dtype) for _ in range(2))
         for out, index, term in ((opens, start, v), (closes, end, v), (closes, wrap, v_wrapped)):
-            out.scatter_add_(1, index[..., None].expand(-1, -1, 3), term)
-        opens[:, 0] += v_wrapped.sum(dim=1)
-        partial = opens[:, :m].sub_(closes[:, :m]).cumsum_(dim=1)  # S(γ), sorted (S, M, 3)
-        xs = x[order]
-        f_sorted = alpha2 * (
-            partial[..., 0] * xs[:, 0] + partial[..., 1] * xs[:, 1] + partial[..., 2]
-        )
+            out.scatter_add_(2, index[:, None, :].expand(-1, 3, -1), term)
+        opens[:, :, 0] += v_wrapped.sum(dim=2)
+        partial = opens[..., :m].sub_(closes[..., :m]).cumsum_(dim=2)  # S(γ) (S, 3, M)
+        xs = torch.cat([x[order].T, x.new_ones(1, m)])  # x̃ at the sorted angles (3, M)
+        f_sorted = alpha2 * (partial * xs).sum(dim=1)
         f = torch.empty_like(f_sorted)
         f[:, order] = f_sorted
         if b2 is not None:

@@ -35,7 +35,14 @@ from spectralntk.nn.backprop import loss_gradients, network_outputs
 from spectralntk.nn.mlp import MLP
 from spectralntk.nn.relu_arcs import arc_outputs, uses_arcs
 
-__all__ = ["LOSS_SCALES", "MODELS", "StepRecord", "gradient_descent", "loss_scale"]
+__all__ = [
+    "LOSS_SCALES",
+    "MODELS",
+    "StepRecord",
+    "evaluation_outputs",
+    "gradient_descent",
+    "loss_scale",
+]
 
 #: L = scale · Σ r²: the scale of each loss convention, as a function of N.
 LOSS_SCALES: dict[str, Callable[[int], float]] = {
@@ -96,7 +103,7 @@ def _seed_chunks(net: MLP, x: Tensor) -> list[slice]:
     return [slice(a, min(a + size, count)) for a in range(0, count, size)]
 
 
-def _eval_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
+def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
     """Outputs (S, M) on ``x``, without autograd.
 
     Depth-1 ReLU networks on points of the unit circle (the evaluation grid) are
@@ -104,6 +111,18 @@ def _eval_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
     other networks by the forward pass of training (:func:`backprop.network_outputs`).
     Every seed's row goes through the same computation whatever the chunking (the
     forward pass is independent per seed), so the values equal one batched call.
+
+    Parameters
+    ----------
+    net : MLP
+        The architecture of the S networks.
+    params : sequence of Tensor
+        Their parameters, in :meth:`MLP.parameters` order.
+    x : Tensor, shape (M, n0)
+
+    Returns
+    -------
+    Tensor, shape (S, M)
     """
     if uses_arcs(net, x):
         return arc_outputs(net.with_parameters(params), x)
@@ -258,9 +277,10 @@ def gradient_descent(
             out_eval = None
             if step in evals and x_eval is not None:
                 with torch.no_grad():
-                    out_eval = (
-                        _eval_outputs(net, params, x_eval) if kind == "network" else outputs(True)
-                    )
+                    if kind == "network":
+                        out_eval = evaluation_outputs(net, params, x_eval)
+                    else:
+                        out_eval = outputs(True)
             on_record(StepRecord(step, f.detach(), out_eval, per_seed, status.clone(), net))
         if last:
             break
