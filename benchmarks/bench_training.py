@@ -40,8 +40,9 @@ the 720-point grid on the circle (data seed 0, as ``inputs="random"``), the defa
        T = 30 000) does not blur it; that is the tracking overhead proper, target
        ≤ 15 %. Best of 3, interleaved with (a); the fixed cost is printed too, and a
        profile breakdown when the target is missed. For information the same with the
-       evaluation grid at every step too (a forward pass on 720 points costs about half
-       a training step on 256: no tracking scheme makes that free).
+       evaluation grid at every step too (for this depth-1 ReLU network the grid is
+       evaluated arc by arc, spectralntk.nn.relu_arcs, still about half a training
+       step on 256 points).
 3. **Quick presets** (when ``spectralntk.presets`` exists): for each preset's quick
    variant and each of its widths, plain ``gradient_descent`` steps/s on that preset's
    data, architecture, loss, lr, seeds and dtype (about 0.8 s of steps per width), and

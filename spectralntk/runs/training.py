@@ -327,8 +327,8 @@ class _Projections:
 
     y_train: Any  # (N,)
     y_eval: Any  # (M,)
-    train_modes: Any  # (2(K + 1), N): rows cos_k then sin_k, a_k = Σ_j r_j · row_k[j]
-    eval_modes: Any  # (2(K + 1), M)
+    train_modes: Any  # (2(K + 1), N'): rows cos_k then sin_k, zero-padded (_project)
+    eval_modes: Any  # (2(K + 1), M')
 
     @classmethod
     def build(
@@ -340,20 +340,33 @@ class _Projections:
             return torch.tensor(values, dtype=torch.float64, device=device)
 
         def stacked(modes: Any) -> Any:
-            return put(np.concatenate([modes.cos_matrix, modes.sin_matrix]))
+            rows = np.concatenate([modes.cos_matrix, modes.sin_matrix])
+            width = -(-rows.shape[1] // _ALIGN) * _ALIGN
+            return put(np.pad(rows, ((0, 0), (0, width - rows.shape[1]))))
 
         return cls(put(y), put(y_eval), stacked(train), stacked(evaluation))
 
 
-def _project(values: Any, modes: Any) -> tuple[Any, Any]:
-    """(a_k, b_k), each (S, K + 1), of ``values`` (S, N) by the stacked rows (2(K + 1), N).
+#: Rows of the projections are padded to a multiple of 8 float64 (64 bytes).
+_ALIGN = 8
 
-    A product and a sum, not a BLAS matrix product: a matrix product's summation order
-    may depend on the number of rows (seeds), the threads and memory alignment, and a
-    seed's record must not depend on its batch, nor a resumed run differ from an
-    uninterrupted one, by a bit.
+
+def _project(values: Any, modes: Any) -> tuple[Any, Any]:
+    """(a_k, b_k), each (S, K + 1), of ``values`` (S, N) by the stacked rows (2(K + 1), N').
+
+    One matrix-vector product per seed, on a copy of the values zero-padded to the
+    rows' length N' (a multiple of 64 bytes): every seed's product has the same
+    operands, alignment included, alone or in a batch, on any number of threads, so
+    a seed's record does not depend on its batch, nor does a resumed run differ from
+    an uninterrupted one, by a bit. (A matrix product's summation order may depend
+    on the number of rows and on alignment; a broadcast product and sum would write
+    an (S, 2(K + 1), N) temporary, 7.5 MB for the 720-point grid.)
     """
-    both = (values[:, None, :] * modes[None, :, :]).sum(dim=-1)
+    import torch
+
+    padded = values.new_zeros(values.shape[0], modes.shape[1])
+    padded[:, : values.shape[1]] = values
+    both = torch.stack([torch.mv(modes, row) for row in padded])
     half = modes.shape[0] // 2
     return both[:, :half], both[:, half:]
 
@@ -386,7 +399,7 @@ class _StepBuffer:
         self.arrays, self.j, self.seeds = arrays, width_index, seeds
         self.size, self.proj = size, proj
         count = seeds.stop - seeds.start
-        f, n = proj.train_modes.shape[0] // 2, proj.train_modes.shape[1]
+        f, n = proj.train_modes.shape[0] // 2, len(proj.y_train)
         tails = {"loss": (), "train_residual": (n,)}
         tails |= dict.fromkeys(("residual_cos", "residual_sin", *self._EVAL), (f,))
         self.buf = {
