@@ -15,6 +15,7 @@ from spectralntk import NetworkConfig  # noqa: E402
 from spectralntk.kernels import circle_points, uniform_angles  # noqa: E402
 from spectralntk.nn import init_mlp  # noqa: E402
 from spectralntk.nn.relu_arcs import (  # noqa: E402
+    CirclePoints,
     arc_outputs,
     on_unit_circle,
     sorted_positions,
@@ -132,8 +133,13 @@ def test_where_arcs_apply() -> None:
     assert not on_unit_circle(circle[:0])
     assert not uses_arcs(init_mlp(NetworkConfig(depth=2), 5, [0]), circle)
     assert not uses_arcs(init_mlp(NetworkConfig(depth=1, activation="erf"), 5, [0]), circle)
-    with pytest.raises(ValueError, match="net, x: arc evaluation needs"):
+    with pytest.raises(ValueError, match=r"x: points \(M, 2\) on the unit circle"):
         arc_outputs(net, 2 * circle)
+    with pytest.raises(ValueError, match="net, x: arc evaluation needs a depth-1 ReLU"):
+        arc_outputs(init_mlp(NetworkConfig(depth=2), 5, [0]), circle)
+    # prepared once, evaluated many times: the same values
+    prepared = CirclePoints.of(circle)
+    assert torch.equal(arc_outputs(net, prepared), arc_outputs(net, circle))
 
 
 @given(

@@ -26,6 +26,7 @@ has |z_j| of that order, so its term w_j·ReLU(z_j) is rounding-sized either way
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -33,7 +34,7 @@ from torch import Tensor
 from spectralntk.config import Activation
 from spectralntk.nn.mlp import MLP
 
-__all__ = ["arc_outputs", "on_unit_circle", "sorted_positions", "uses_arcs"]
+__all__ = ["CirclePoints", "arc_outputs", "on_unit_circle", "sorted_positions", "uses_arcs"]
 
 #: :func:`sorted_positions` uses 2M buckets and scans at most this many points per
 #: bucket; a set of angles more crowded than that goes to ``torch.searchsorted``.
@@ -62,14 +63,37 @@ def uses_arcs(net: MLP, x: Tensor) -> bool:
     )
 
 
-def sorted_positions(gamma: Tensor, queries: Tensor, *, right: bool = False) -> Tensor:
+def _bucket_table(gamma: Tensor) -> tuple[Tensor, int] | None:
+    """(first index of each of 2M buckets, M + 1 entries more; the most in a bucket)."""
+    m = gamma.shape[0]
+    counts = torch.bincount(_buckets(gamma, m), minlength=2 * m)
+    most = int(counts.max())
+    if most > MAX_BUCKET_SCAN:
+        return None
+    first = torch.zeros(2 * m + 1, dtype=torch.long, device=gamma.device)
+    torch.cumsum(counts, 0, out=first[1:])
+    return first, most
+
+
+def _buckets(values: Tensor, m: int) -> Tensor:
+    return torch.floor(values * (m / math.pi)).clamp_(0, 2 * m - 1).long()
+
+
+def sorted_positions(
+    gamma: Tensor,
+    queries: Tensor,
+    *,
+    right: bool = False,
+    table: tuple[Tensor, int] | None = None,
+) -> Tensor:
     """``torch.searchsorted(gamma, queries, right=right)`` for angles, by buckets.
 
     The number of angles below each query (at or below with ``right``). A binary
     search of random queries mispredicts about every other branch; here each query
-    finds its bucket of width 2π/2M by one division and compares with the few angles
-    in it, which is exact: division by the same width and floor are monotone, so an
-    angle in a lower bucket is below the query and one in a higher bucket above it.
+    finds its bucket of width 2π/2M by one multiplication and compares with the few
+    angles in it, which is exact: multiplication by the same factor and floor are
+    monotone, so an angle in a lower bucket is below the query and one in a higher
+    bucket above it.
 
     Parameters
     ----------
@@ -78,27 +102,22 @@ def sorted_positions(gamma: Tensor, queries: Tensor, *, right: bool = False) -> 
     queries : Tensor, any shape
         Any real values.
     right : bool
+    table : optional
+        ``_bucket_table(gamma)``, when it is already known.
 
     Returns
     -------
     Tensor of int64, shape of ``queries``
     """
     m = gamma.shape[0]
-    buckets = 2 * m
-    width = 2.0 * math.pi / buckets
-
-    def bucket(values: Tensor) -> Tensor:
-        return torch.floor(values / width).clamp_(0, buckets - 1).long()
-
-    counts = torch.bincount(bucket(gamma), minlength=buckets)
-    if int(counts.max()) > MAX_BUCKET_SCAN:
+    table = _bucket_table(gamma) if table is None else table
+    if table is None:
         return torch.searchsorted(gamma, queries.contiguous(), right=right)
-    first = torch.zeros(buckets + 1, dtype=torch.long, device=gamma.device)
-    torch.cumsum(counts, 0, out=first[1:])
-    b = bucket(queries)
+    first, most = table
+    b = _buckets(queries, m)
     position, stop = first[b], first[b + 1]
     found = position.clone()
-    for offset in range(int(counts.max())):
+    for offset in range(most):
         index = position + offset
         inside = index < stop
         value = gamma[index.clamp(max=m - 1)]
@@ -107,38 +126,82 @@ def sorted_positions(gamma: Tensor, queries: Tensor, *, right: bool = False) -> 
     return found
 
 
-def arc_outputs(net: MLP, x: Tensor) -> Tensor:
+@dataclass(frozen=True)
+class CirclePoints:
+    """Points of the unit circle prepared once for repeated :func:`arc_outputs` calls.
+
+    Attributes
+    ----------
+    points : Tensor, shape (M, 2)
+        The points, in the caller's order.
+    gamma : Tensor, shape (M,)
+        Their angles in [0, 2π), sorted.
+    order : Tensor of int64, shape (M,)
+        ``points[order]`` are in that order.
+    features : Tensor, shape (3, M)
+        x̃ = (x₁, x₂, 1) at the sorted angles.
+    table : tuple or None
+        The bucket table of :func:`sorted_positions`.
+    """
+
+    points: Tensor
+    gamma: Tensor
+    order: Tensor
+    features: Tensor
+    table: tuple[Tensor, int] | None
+
+    @classmethod
+    def of(cls, x: Tensor) -> CirclePoints:
+        """Prepare the points ``x`` (M, 2), which must lie on the unit circle."""
+        if not on_unit_circle(x):
+            raise ValueError(
+                "x: points (M, 2) on the unit circle (to 8 ulps) are required; got shape "
+                f"{tuple(x.shape)}"
+            )
+        two_pi = 2.0 * math.pi
+        gamma = torch.atan2(x[:, 1], x[:, 0]).remainder_(two_pi)
+        gamma = torch.where(gamma < two_pi, gamma, 0.0)  # a remainder rounded up to 2π
+        gamma, order = torch.sort(gamma)
+        features = torch.cat([x[order].T, x.new_ones(1, x.shape[0])])
+        return cls(x, gamma, order, features, _bucket_table(gamma))
+
+
+def arc_outputs(net: MLP, x: Tensor | CirclePoints) -> Tensor:
     """f(x) of every seed of a depth-1 ReLU network on points of the unit circle.
 
     Parameters
     ----------
     net : MLP
         S networks of depth 1 with ReLU activation and input dimension 2.
-    x : Tensor, shape (M, 2)
-        Points (cos γ, sin γ), in any order.
+    x : Tensor of shape (M, 2), or CirclePoints
+        Points (cos γ, sin γ), in any order (prepared with :meth:`CirclePoints.of`
+        when evaluated repeatedly).
 
     Returns
     -------
     Tensor, shape (S, M)
-        Equal to ``net(x)`` to rounding (module docstring).
+        Equal to ``net(x)`` to rounding (module docstring), in the order of ``x``.
 
     Raises
     ------
     ValueError
         If ``net`` or ``x`` is not of that kind (:func:`uses_arcs`).
     """
-    if not uses_arcs(net, x):
+    points = x.points if isinstance(x, CirclePoints) else x
+    if not (net.layers == 2 and Activation(net.config.activation) is Activation.RELU) or (
+        points.device.type != "cpu"
+    ):
         raise ValueError(
             "net, x: arc evaluation needs a depth-1 ReLU network on the CPU and points "
             f"(M, 2) on the unit circle; got depth {net.layers - 1}, "
-            f"{Activation(net.config.activation).value}, x of shape {tuple(x.shape)} "
-            f"on {x.device.type}"
+            f"{Activation(net.config.activation).value} on {points.device.type}"
         )
+    circle = x if isinstance(x, CirclePoints) else CirclePoints.of(x)
     alpha1, beta1 = net.scales(1)
     alpha2, beta2 = net.scales(2)
     w1, w2 = net.weights  # (S, n, 2), (S, 1, n)
     b1, b2 = net.biases
-    count, m = w1.shape[0], x.shape[0]
+    count, m = w1.shape[0], points.shape[0]
     with torch.no_grad():
         # (S, 3, n) rows A_·1, A_·2, c, each contiguous (strided rows halve the speed)
         a = torch.empty(count, 3, w1.shape[1], dtype=w1.dtype)
@@ -155,16 +218,15 @@ def arc_outputs(net: MLP, x: Tensor) -> Tensor:
         # (c ≤ −ρ, also ρ = c = 0 where z ≡ 0)
         theta = torch.arccos(torch.nan_to_num(-c / rho, nan=1.0).clamp_(-1.0, 1.0))
         two_pi = 2.0 * math.pi
-        gamma = torch.atan2(x[:, 1], x[:, 0]).remainder_(two_pi)
-        gamma = torch.where(gamma < two_pi, gamma, 0.0)  # a remainder rounded up to 2π
-        gamma, order = torch.sort(gamma)
+        gamma, order, table = circle.gamma, circle.order, circle.table
         lo = (phi - theta).remainder_(two_pi)
         hi = lo + 2.0 * theta
         # The arc (lo, hi): sorted indices [start, end), and where it passes 2π also
         # [0, wrap). Every neuron adds w_j A_j to ``opens`` where a run of indices
         # begins and to ``closes`` just past its end. A point at an arc's end (z = 0)
         # may fall either side: its term is zero to rounding.
-        start, end, wrap = sorted_positions(gamma, torch.stack([lo, hi, hi - two_pi]))
+        queries = torch.stack([lo, hi, hi - two_pi])
+        start, end, wrap = sorted_positions(gamma, queries, table=table)
         end = torch.maximum(end, start)
         wrap = torch.where(theta == math.pi, start, wrap)  # all of it, whatever rounding
         v_wrapped = v * (hi >= two_pi)[:, None, :]
@@ -173,8 +235,7 @@ def arc_outputs(net: MLP, x: Tensor) -> Tensor:
             out.scatter_add_(2, index[:, None, :].expand(-1, 3, -1), term)
         opens[:, :, 0] += v_wrapped.sum(dim=2)
         partial = opens[..., :m].sub_(closes[..., :m]).cumsum_(dim=2)  # S(γ) (S, 3, M)
-        xs = torch.cat([x[order].T, x.new_ones(1, m)])  # x̃ at the sorted angles (3, M)
-        f_sorted = alpha2 * (partial * xs).sum(dim=1)
+        f_sorted = alpha2 * (partial * circle.features).sum(dim=1)
         f = torch.empty_like(f_sorted)
         f[:, order] = f_sorted
         if b2 is not None:

@@ -33,13 +33,14 @@ from torch import Tensor
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 from spectralntk.nn.backprop import loss_gradients, network_outputs
 from spectralntk.nn.mlp import MLP
-from spectralntk.nn.relu_arcs import arc_outputs, uses_arcs
+from spectralntk.nn.relu_arcs import CirclePoints, arc_outputs, uses_arcs
 
 __all__ = [
     "LOSS_SCALES",
     "MODELS",
     "StepRecord",
     "evaluation_outputs",
+    "evaluation_points",
     "gradient_descent",
     "loss_scale",
 ]
@@ -103,7 +104,7 @@ def _seed_chunks(net: MLP, x: Tensor) -> list[slice]:
     return [slice(a, min(a + size, count)) for a in range(0, count, size)]
 
 
-def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
+def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor | CirclePoints) -> Tensor:
     """Outputs (S, M) on ``x``, without autograd.
 
     Depth-1 ReLU networks on points of the unit circle (the evaluation grid) are
@@ -118,20 +119,28 @@ def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor) -> Tensor:
         The architecture of the S networks.
     params : sequence of Tensor
         Their parameters, in :meth:`MLP.parameters` order.
-    x : Tensor, shape (M, n0)
+    x : Tensor of shape (M, n0), or CirclePoints
+        The points; :func:`evaluation_points` prepares them once for repeated calls.
 
     Returns
     -------
     Tensor, shape (S, M)
     """
-    if uses_arcs(net, x):
+    if isinstance(x, CirclePoints):
         return arc_outputs(net.with_parameters(params), x)
+    if uses_arcs(net, x):
+        return arc_outputs(net.with_parameters(params), CirclePoints.of(x))
     chunks = _seed_chunks(net, x)
     if len(chunks) == 1:
         return network_outputs(net.with_parameters(params), x)
     return torch.cat(
         [network_outputs(net.with_parameters([p[sl] for p in params]), x) for sl in chunks]
     )
+
+
+def evaluation_points(net: MLP, x: Tensor) -> Tensor | CirclePoints:
+    """``x`` as :func:`evaluation_outputs` evaluates it fastest, prepared once."""
+    return CirclePoints.of(x) if uses_arcs(net, x) else x
 
 
 def _forward_fn(net: MLP) -> Callable[..., Tensor]:
@@ -241,6 +250,7 @@ def gradient_descent(
         initial_loss = (scale * (f_init - y) ** 2).sum(dim=1)
         threshold = divergence_factor * torch.clamp(initial_loss, min=torch.finfo(y.dtype).tiny)
     chunks = _seed_chunks(net, x_train) if kind == "network" else [slice(0, count)]
+    eval_points = evaluation_points(net, x_eval) if x_eval is not None and evals else None
     step = start_step
     for step in range(start_step, n_steps + 1):
         if should_stop is not None and should_stop():
@@ -275,10 +285,10 @@ def gradient_descent(
         active = status < 0
         if step in records and on_record is not None:
             out_eval = None
-            if step in evals and x_eval is not None:
+            if step in evals and eval_points is not None:
                 with torch.no_grad():
                     if kind == "network":
-                        out_eval = evaluation_outputs(net, params, x_eval)
+                        out_eval = evaluation_outputs(net, params, eval_points)
                     else:
                         out_eval = outputs(True)
             on_record(StepRecord(step, f.detach(), out_eval, per_seed, status.clone(), net))
