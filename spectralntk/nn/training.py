@@ -105,7 +105,7 @@ def _seed_chunks(net: MLP, x: Tensor) -> list[slice]:
 
 
 def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor | CirclePoints) -> Tensor:
-    """Outputs (S, M) on ``x``, without autograd.
+    """Outputs (S, M) on ``x``, without autograd, computed in O(n + M) where possible.
 
     Depth-1 ReLU networks on points of the unit circle (the evaluation grid) are
     evaluated arc by arc (:mod:`spectralntk.nn.relu_arcs`), in O(n + M) per seed;
@@ -126,15 +126,14 @@ def evaluation_outputs(net: MLP, params: Sequence[Tensor], x: Tensor | CirclePoi
     -------
     Tensor, shape (S, M)
     """
-    if isinstance(x, CirclePoints):
-        return arc_outputs(net.with_parameters(params), x)
-    if uses_arcs(net, x):
-        return arc_outputs(net.with_parameters(params), CirclePoints.of(x))
-    chunks = _seed_chunks(net, x)
+    points = x if isinstance(x, CirclePoints) else evaluation_points(net, x)
+    if isinstance(points, CirclePoints):
+        return arc_outputs(net.with_parameters(params), points)
+    chunks = _seed_chunks(net, points)
     if len(chunks) == 1:
-        return network_outputs(net.with_parameters(params), x)
+        return network_outputs(net.with_parameters(params), points)
     return torch.cat(
-        [network_outputs(net.with_parameters([p[sl] for p in params]), x) for sl in chunks]
+        [network_outputs(net.with_parameters([p[sl] for p in params]), points) for sl in chunks]
     )
 
 
