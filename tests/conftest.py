@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles and the ``slow`` marker.
+"""Shared test configuration: hypothesis profiles, the ``slow`` marker, one thread.
 
 Profiles: ``dev`` (default, quick), ``ci`` (loaded when the CI variable is set:
 more examples, derandomized so that CI is reproducible). Slow properties are
@@ -8,6 +8,12 @@ marked ``@pytest.mark.slow`` and run with ``--runslow`` or SPECTRALNTK_SLOW=1.
 from __future__ import annotations
 
 import os
+
+# One compute thread per test process: the suite runs in two xdist workers on two
+# cores, and torch's default of one thread per core makes each small step wait for a
+# descheduled thread (issue 15). Tests that need other counts set them themselves.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -55,7 +55,7 @@ def test_one_step_is_one_hand_step_and_seeds_are_independent() -> None:
     grads = torch.autograd.grad(loss, params)
     _, _, ours = loss_gradients(hand, x, y[None], 0.5)
     one = init_mlp(NET, 24, [9])
-    gradient_descent(one, x, y, lr=0.3, steps=1, loss="half_sum")
+    gradient_descent(one, x, y, lr=0.3, steps=1, loss="half_sum", method="closed_form")
     for p, q, g, h in zip(one.parameters(), params, grads, ours, strict=True):
         assert torch.equal(p, q.detach() - 0.3 * h)  # θ − η∇L, nothing else
         # the depth-1 ReLU gradient is a closed form: autograd's to rounding
@@ -280,11 +280,11 @@ def test_seed_batches_under_a_memory_budget_give_the_same_run() -> None:
 @pytest.mark.parametrize("points", [16, 15, 720])
 def test_mode_projections_do_not_depend_on_the_batch_or_the_threads(points: int) -> None:
     from spectralntk.dynamics.modes import mode_projector
-    from spectralntk.runs.training import _project, _Projections
+    from spectralntk.runs.recorders import Projections, _project
 
     gamma = np.sort(np.random.default_rng(points).uniform(0, 2 * np.pi, points))
     modes = mode_projector(gamma, min(64, points // 4), method="least_squares")
-    proj = _Projections.build(modes, modes, np.zeros(points), np.zeros(points), "cpu")
+    proj = Projections.build(modes, modes, np.zeros(points), np.zeros(points), "cpu")
     values = torch.as_tensor(np.random.default_rng(1).normal(size=(12, points)))
     threads = torch.get_num_threads()
     try:

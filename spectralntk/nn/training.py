@@ -27,22 +27,31 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
-from spectralntk.nn.backprop import loss_gradients, network_outputs
+from spectralntk.nn.arc_gradients import ArcPoints, arc_gradients, arc_training_applies
+from spectralntk.nn.backprop import (
+    layerwise_gradients,
+    loss_gradients,
+    network_outputs,
+    uses_shallow_relu,
+)
 from spectralntk.nn.mlp import MLP
 from spectralntk.nn.relu_arcs import CirclePoints, arc_outputs, uses_arcs
 
 __all__ = [
     "LOSS_SCALES",
     "MODELS",
+    "STEP_METHODS",
     "StepRecord",
     "evaluation_outputs",
     "evaluation_points",
     "gradient_descent",
     "loss_scale",
+    "step_method",
 ]
 
 #: L = scale · Σ r²: the scale of each loss convention, as a function of N.
@@ -52,6 +61,27 @@ LOSS_SCALES: dict[str, Callable[[int], float]] = {
     "half_sum": lambda n: 0.5,
 }
 MODELS = ("network", "linearized")
+#: How a training step is computed (:func:`step_method`).
+STEP_METHODS: dict[str, str] = {
+    "arcs": "one ReLU hidden layer on the circle, arc by arc in O(n + N) (nn/arc_gradients.py)",
+    "closed_form": "one ReLU hidden layer, dense closed form in O(nN) (nn/backprop.py)",
+    "layerwise": "backpropagation layer by layer, bit-identical to autograd (nn/backprop.py)",
+    "linearized": "the first-order Taylor model at θ₀, by forward- and reverse-mode products",
+}
+
+
+def step_method(net: MLP, x_train: Tensor, model: str = "network") -> str:
+    """The key of :data:`STEP_METHODS` that :func:`gradient_descent` uses for ``net``.
+
+    ``arcs`` wherever it applies (depth 1, ReLU, training points on the unit circle
+    more than a few µrad apart: :meth:`ArcPoints.of`), else ``closed_form`` for other
+    one-ReLU-layer networks, else ``layerwise``; ``linearized`` for that model.
+    """
+    if check_choice("model", model, MODELS) == "linearized":
+        return "linearized"
+    if arc_training_applies(net, ArcPoints.of(x_train) if net.layers == 2 else None):
+        return "arcs"
+    return "closed_form" if uses_shallow_relu(net) else "layerwise"
 
 
 def loss_scale(loss: str, n_train: int) -> float:
@@ -169,6 +199,7 @@ def gradient_descent(
     theta0: Sequence[Tensor] | None = None,
     diverged_at: Tensor | None = None,
     should_stop: Callable[[], bool] | None = None,
+    method: str | None = None,
 ) -> tuple[MLP, Tensor, int]:
     """Train every network of ``net`` for ``steps`` full-batch gradient steps.
 
@@ -203,6 +234,9 @@ def gradient_descent(
         Polled before every step; when it returns True training stops with the
         parameters of the current step (nothing half-updated), to be resumed with
         ``start_step``.
+    method : str, optional
+        A key of :data:`STEP_METHODS`; default :func:`step_method`'s choice. ``arcs``
+        and ``closed_form`` are refused where they do not apply.
 
     Returns
     -------
@@ -244,24 +278,53 @@ def gradient_descent(
                 return f0_eval + jvp_eval(*delta)
             return f0_train + jvp_train(*delta)
 
+    auto = step_method(net, x_train, kind)
+    if method is None:
+        method = auto
+    else:
+        check_choice("method", method, tuple(STEP_METHODS))
+        fits = {
+            "arcs": auto == "arcs",
+            "closed_form": kind == "network" and uses_shallow_relu(net),
+            "layerwise": kind == "network",
+            "linearized": kind == "linearized",
+        }
+        if not fits[method]:
+            raise parameter_error("method", f"a step method that applies here ({auto})", method)
+    arc_points = ArcPoints.of(x_train) if method == "arcs" else None
+    runs = (
+        (np.zeros((count, net.width), np.int64), np.zeros((count, net.width), np.int64))
+        if method == "arcs" and x_train.device.type == "cpu"
+        else None
+    )
     with torch.no_grad():
-        f_init = forward(base, x_train)
+        if arc_points is not None:  # the initial loss as the steps compute it
+            f_init = arc_gradients(net.with_parameters(base), arc_points, y, 1.0, False)[0]
+        else:
+            f_init = forward(base, x_train)
         initial_loss = (scale * (f_init - y) ** 2).sum(dim=1)
         threshold = divergence_factor * torch.clamp(initial_loss, min=torch.finfo(y.dtype).tiny)
-    chunks = _seed_chunks(net, x_train) if kind == "network" else [slice(0, count)]
+    chunks = (
+        _seed_chunks(net, x_train) if method in ("closed_form", "layerwise") else [slice(0, count)]
+    )
     eval_points = evaluation_points(net, x_eval) if x_eval is not None and evals else None
     step = start_step
     for step in range(start_step, n_steps + 1):
         if should_stop is not None and should_stop():
             break
         last = step == n_steps
-        if kind == "network":
+        if method == "arcs":
+            assert arc_points is not None
+            f, residual, arc_grads = arc_gradients(net, arc_points, y, scale, not last, runs=runs)
+            grads_by_chunk = [arc_grads]
+        elif kind == "network":
+            gradients = layerwise_gradients if method == "layerwise" else loss_gradients
             if len(chunks) == 1:
-                f, residual, chunk_grads = loss_gradients(net, x_train, y, scale, not last)
+                f, residual, chunk_grads = gradients(net, x_train, y, scale, not last)
                 grads_by_chunk = [chunk_grads]
             else:
                 parts = [
-                    loss_gradients(
+                    gradients(
                         net.with_parameters([p[sl] for p in params]),
                         x_train,
                         y[sl],
@@ -298,8 +361,12 @@ def gradient_descent(
         with torch.no_grad():
             for sl, grads in zip(chunks, grads_by_chunk, strict=True):
                 keep = active[sl]
+                everyone = keep.device.type == "cpu" and bool(keep.all())
                 for p_all, g in zip(params, grads, strict=True):
                     p = p_all[sl]
+                    if everyone:  # the same numbers as below, without the copy
+                        p.sub_(rate * g.reshape(p.shape))
+                        continue
                     shape = (keep.shape[0],) + (1,) * (p.ndim - 1)
                     p.copy_(torch.where(keep.view(shape), p - rate * g.reshape(p.shape), p))
     for p in params:

@@ -151,22 +151,19 @@ def train_eigenvalues(ds: Any) -> FloatArray:
     Gram's eigenvalues of frequency k (circulant).
     """
     from spectralntk.kernels.recursion import kernel_matrix
-    from spectralntk.runs.training import (
-        _fourier_rayleigh,
-        _unit_fourier_vectors,
-        network_at_width,
-    )
+    from spectralntk.runs.recorders import fourier_rayleigh, unit_fourier_vectors
+    from spectralntk.runs.training import network_at_width
 
     cfg = _config(ds)
     x = np.stack([ds["train_x1"].values, ds["train_x2"].values], axis=1)
-    waves = _unit_fourier_vectors(ds["train_angle"].values, cfg.k_max)
+    waves = unit_fourier_vectors(ds["train_angle"].values, cfg.k_max)
     out = np.empty((len(cfg.widths), cfg.k_max + 1))
     cache: dict[Any, FloatArray] = {}
     for j, width in enumerate(cfg.widths):
         net = network_at_width(cfg, width)
         if net not in cache:
             gram = kernel_matrix(net, x).ntk
-            cache[net] = _fourier_rayleigh(gram[None], waves)[0] * len(x)
+            cache[net] = fourier_rayleigh(gram[None], waves)[0] * len(x)
         out[j] = cache[net]
     return out
 

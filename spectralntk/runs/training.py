@@ -23,7 +23,6 @@ uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +35,6 @@ from numpy.typing import NDArray
 
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import (
-    RunFileError,
     check_choice,
     check_int,
     check_real,
@@ -287,174 +285,6 @@ class TrainingRun:
         return ds
 
 
-def _unit_fourier_vectors(gamma: FloatArray, k_max: int) -> FloatArray:
-    """cos kγ_j and sin kγ_j sampled at the training angles, unit norm: (2, K + 1, N).
-
-    sin 0γ (and sin kγ where it vanishes on the points) is left at zero.
-    """
-    k = np.arange(k_max + 1)[:, None]
-    waves = np.stack([np.cos(k * gamma[None, :]), np.sin(k * gamma[None, :])])
-    norm = np.linalg.norm(waves, axis=-1, keepdims=True)
-    return np.divide(waves, norm, out=np.zeros_like(waves), where=norm > 1e-8)
-
-
-def _fourier_rayleigh(grams: FloatArray, waves: FloatArray) -> FloatArray:
-    """Per-frequency Rayleigh quotient of K/N, cos and sin averaged: (S, K + 1).
-
-    On a uniform grid these are exactly the quotients in the orthonormal real Fourier
-    basis (:func:`spectralntk.spectral.gram.gram_spectrum`); on other inputs they
-    summarise K per frequency with the sampled (non-orthogonal) waves.
-    """
-    quad = np.einsum("wkn,snm,wkm->swk", waves, grams, waves)  # (S, 2, K + 1)
-    present = (np.abs(waves).sum(axis=-1) > 0).sum(axis=0)  # cos and/or sin per k
-    return quad.sum(axis=1) / np.maximum(present, 1) / grams.shape[-1]
-
-
-def _relative_error(outputs: FloatArray, reference: FloatArray) -> FloatArray:
-    """‖f − f_ref‖/‖f_ref‖ per row of ``outputs`` (NaN when f_ref = 0, e.g. at t = 0)."""
-    norm = float(np.linalg.norm(reference))
-    diff = np.linalg.norm(outputs - reference[None, :], axis=1)
-    return diff / norm if norm > 0 else np.full(diff.shape, np.nan)
-
-
-#: Records kept on the device before they are copied to the run's arrays.
-RECORD_BUFFER = 256
-
-
-@dataclass(frozen=True)
-class _Projections:
-    """Targets and mode maps as float64 tensors on the training device."""
-
-    y_train: Any  # (N,)
-    y_eval: Any  # (M,)
-    train_modes: Any  # (2(K + 1), N'): rows cos_k then sin_k, zero-padded (_project)
-    eval_modes: Any  # (2(K + 1), M')
-
-    @classmethod
-    def build(
-        cls, train: Any, evaluation: Any, y: FloatArray, y_eval: FloatArray, device: Any
-    ) -> _Projections:
-        import torch
-
-        def put(values: FloatArray) -> Any:
-            return torch.tensor(values, dtype=torch.float64, device=device)
-
-        def stacked(modes: Any) -> Any:
-            rows = np.concatenate([modes.cos_matrix, modes.sin_matrix])
-            width = -(-rows.shape[1] // _ALIGN) * _ALIGN
-            return put(np.pad(rows, ((0, 0), (0, width - rows.shape[1]))))
-
-        return cls(put(y), put(y_eval), stacked(train), stacked(evaluation))
-
-
-#: Rows of the projections are padded to a multiple of 8 float64 (64 bytes).
-_ALIGN = 8
-
-
-def _project(values: Any, modes: Any) -> tuple[Any, Any]:
-    """(a_k, b_k), each (S, K + 1), of ``values`` (S, N) by the stacked rows (2(K + 1), N').
-
-    One matrix-vector product per seed, on a copy of the values zero-padded to the
-    rows' length N' (a multiple of 64 bytes): every seed's product has the same
-    operands, alignment included, alone or in a batch, on any number of threads, so
-    a seed's record does not depend on its batch, nor does a resumed run differ from
-    an uninterrupted one, by a bit. (A matrix product's summation order may depend
-    on the number of rows and on alignment; a broadcast product and sum would write
-    an (S, 2(K + 1), N) temporary, 7.5 MB for the 720-point grid.)
-    """
-    import torch
-
-    padded = values.new_zeros(values.shape[0], modes.shape[1])
-    padded[:, : values.shape[1]] = values
-    both = torch.stack([torch.mv(modes, row) for row in padded])
-    half = modes.shape[0] // 2
-    return both[:, :half], both[:, half:]
-
-
-class _StepBuffer:
-    """The per-step records of one batch of seeds, kept on the device until drained.
-
-    At every recorded step the residual on the training points, its modes (by the
-    precomputed projections, :func:`_project`), the loss and, at evaluation steps,
-    the evaluation-grid modes go into small float64 device buffers; :meth:`drain`
-    copies them to the run's numpy arrays in one go (every ``size`` records, before
-    a state flush and at the end of the batch). Converting to numpy at every step
-    would switch between torch's and numpy's thread pools at every step, which on a
-    2-core machine costs more than the tracking itself.
-    """
-
-    _TRAIN = ("loss", "train_residual", "residual_cos", "residual_sin")
-    _EVAL = ("eval_residual_cos", "eval_residual_sin")
-
-    def __init__(
-        self,
-        arrays: dict[str, Any],
-        width_index: int,
-        seeds: slice,
-        size: int,
-        proj: _Projections,
-    ) -> None:
-        import torch
-
-        self.arrays, self.j, self.seeds = arrays, width_index, seeds
-        self.size, self.proj = size, proj
-        count = seeds.stop - seeds.start
-        f, n = proj.train_modes.shape[0] // 2, len(proj.y_train)
-        tails = {"loss": (), "train_residual": (n,)}
-        tails |= dict.fromkeys(("residual_cos", "residual_sin", *self._EVAL), (f,))
-        self.buf = {
-            name: torch.empty((count, size, *tail), dtype=torch.float64, device=proj.y_train.device)
-            for name, tail in tails.items()
-        }
-        self.first, self.rows = -1, 0
-        self.eval_rows: list[tuple[int, int]] = []
-        self.status: Any = None
-
-    def add(self, index: int, rec: Any) -> None:
-        """Buffer the record ``rec`` (a StepRecord) of record index ``index``."""
-
-        if self.rows == 0:
-            self.first = index
-        row, buf, proj = self.rows, self.buf, self.proj
-        residual = rec.train_output.double() - proj.y_train
-        buf["train_residual"][:, row] = residual
-        buf["loss"][:, row] = rec.loss
-        buf["residual_cos"][:, row], buf["residual_sin"][:, row] = _project(
-            residual, proj.train_modes
-        )
-        if rec.eval_output is not None:
-            e_res = rec.eval_output.double() - proj.y_eval
-            buf["eval_residual_cos"][:, row], buf["eval_residual_sin"][:, row] = _project(
-                e_res, proj.eval_modes
-            )
-            self.eval_rows.append((row, index))
-        self.rows, self.status = row + 1, rec.diverged_at
-        if self.rows == self.size:
-            self.drain()
-
-    def drain(self) -> None:
-        """Copy the buffered records to the arrays (consecutive record indices)."""
-        arrays, j, sl, rows = self.arrays, self.j, self.seeds, self.rows
-        if rows:
-            got = {name: b[:, :rows].cpu().numpy() for name, b in self.buf.items()}
-            # a residual with a non-finite value has no modes (NaN), as in modes()
-            bad = ~np.all(np.isfinite(got["train_residual"]), axis=-1)
-            got["residual_cos"][bad] = np.nan
-            got["residual_sin"][bad] = np.nan
-            for name in self._TRAIN:
-                arrays[name][j, sl, self.first : self.first + rows] = got[name]
-            for row, index in self.eval_rows:
-                ea, eb = got["eval_residual_cos"][:, row], got["eval_residual_sin"][:, row]
-                # a non-finite value in the residual makes a_0 (its mean) non-finite
-                bad = ~(np.all(np.isfinite(ea), axis=-1) & np.all(np.isfinite(eb), axis=-1))
-                ea[bad], eb[bad] = np.nan, np.nan
-                arrays["eval_residual_cos"][j, sl, index] = ea
-                arrays["eval_residual_sin"][j, sl, index] = eb
-        if self.status is not None:
-            arrays["diverged_step"][j, sl] = self.status.cpu().numpy()
-        self.first, self.rows, self.eval_rows = -1, 0, []
-
-
 #: Default bytes one batch of seeds may take in :func:`train`.
 DEFAULT_MEMORY_BUDGET = 4 << 30
 
@@ -480,6 +310,92 @@ def network_at_width(cfg: TrainingConfig, width: int) -> NetworkConfig:
     return cfg.network
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """One (width, seed batch) of a run: trained as one batched computation."""
+
+    width_index: int
+    seeds: slice
+
+
+def _units(cfg: TrainingConfig, itemsize: int, budget: int) -> list[_Unit]:
+    s_ = len(cfg.seeds)
+    return [
+        _Unit(j, slice(a, min(a + size, s_)))
+        for j, width in enumerate(cfg.widths)
+        for size in [_seeds_per_batch(cfg, width, itemsize, budget)]
+        for a in range(0, s_, size)
+    ]
+
+
+def _step_method(cfg: TrainingConfig, width: int) -> str:
+    """The step method :func:`~spectralntk.nn.training.gradient_descent` will use."""
+    from spectralntk.nn.training import step_method
+
+    if cfg.model == "linearized":
+        return "linearized"
+    x, _, _ = training_inputs(cfg)
+    import torch
+
+    from spectralntk.nn.mlp import init_mlp
+
+    probe = init_mlp(network_at_width(cfg, width), 1, [0], dtype=torch.float64)
+    return step_method(probe, torch.as_tensor(x))
+
+
+class _Progress:
+    """``on_progress(done, total, description)`` in estimated seconds of work.
+
+    Each unit's steps, grid passes, snapshots and setup are weighted by
+    :func:`spectralntk.runs.cost.unit_cost`, so that the fraction done (and an ETA
+    drawn from it) moves with the time a run takes, whatever its widths.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainingConfig,
+        units: list[_Unit],
+        methods: list[str],
+        evaluations: int,
+        callback: Callable[[int, int, str], None] | None,
+    ) -> None:
+        from spectralntk.runs.cost import unit_cost
+
+        self.callback = callback
+        self.costs = [
+            unit_cost(
+                methods[unit.width_index],
+                seeds=unit.seeds.stop - unit.seeds.start,
+                width=cfg.widths[unit.width_index],
+                depth=cfg.network.depth,
+                points=cfg.points,
+                eval_points=cfg.eval_points,
+            )
+            for unit in units
+        ]
+        counts = (cfg.steps, evaluations, len(cfg.checkpoints))
+        totals = [c.total(*counts) for c in self.costs]
+        self.before = [sum(totals[:u]) for u in range(len(totals))]
+        self.total = sum(totals)
+        self.steps = cfg.steps
+
+    def report(self, u: int, done: float, description: str) -> None:
+        """Unit ``u`` has done ``done`` estimated seconds of its own work."""
+        if self.callback is not None:
+            scale = 1000.0 / max(self.total, 1e-12)  # per mille of the run
+            finished = round((self.before[u] + done) * scale)
+            self.callback(min(finished, 1000), 1000, description)
+
+    def at_step(self, u: int, step: int, evaluations: int, checkpoints: int, text: str) -> None:
+        """Unit ``u`` at ``step`` with so many grid passes and snapshots done."""
+        c = self.costs[u]
+        self.report(
+            u,
+            c.setup + step * c.step + evaluations * c.evaluation + checkpoints * c.checkpoint,
+            text,
+        )
+
+
 def train(
     config: TrainingConfig,
     *,
@@ -493,6 +409,12 @@ def train(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> TrainingRun | None:
     """Train every (width, seed) network of ``config`` and compute the theory.
+
+    The parts: the kernel-regime theory of each architecture and seed
+    (:mod:`spectralntk.runs.kernel_theory`), gradient descent with its step method
+    (:func:`spectralntk.nn.training.gradient_descent`), the recorders
+    (:mod:`spectralntk.runs.recorders`) and the resumable state
+    (:mod:`spectralntk.store.state`); this function runs them unit by unit.
 
     Parameters
     ----------
@@ -510,7 +432,8 @@ def train(
         Polled before every step; when it returns True the state is flushed and the
         function returns None (resume later).
     on_progress : callable, optional
-        ``on_progress(done_steps, total_steps, description)``.
+        ``on_progress(done, total, description)``: per mille of the run's estimated
+        work (:class:`_Progress`), and what it is doing.
     memory_budget : int
         Bytes one batch of seeds may take (parameters, gradients, the initial
         parameters, activations). The seeds of a width train as one batch when they
@@ -524,18 +447,24 @@ def train(
     import torch
 
     from spectralntk.dynamics.modes import mode_projector
-    from spectralntk.dynamics.predict import KernelPredictor, stability_limit
-    from spectralntk.kernels.recursion import kernel_matrix
     from spectralntk.nn.device import resolve_device, resolve_dtype
-    from spectralntk.nn.empirical_ntk import empirical_kernel
     from spectralntk.nn.mlp import init_mlp
-    from spectralntk.nn.training import gradient_descent
-    from spectralntk.spectral.gram import relative_distance
+    from spectralntk.nn.training import STEP_METHODS, gradient_descent
+    from spectralntk.runs.kernel_theory import ArchitectureTheory, seed_predictions
+    from spectralntk.runs.recorders import (
+        RECORD_BUFFER,
+        CheckpointRecorder,
+        EmpiricalKernels,
+        Projections,
+        StepRecorder,
+        unit_fourier_vectors,
+    )
+    from spectralntk.store.state import load_state, save_state
 
     cfg = config
     torch_dtype, dev = resolve_dtype(dtype), resolve_device(device)
     x, gamma, y = training_inputs(cfg)
-    m, n, k_max = cfg.eval_points, cfg.points, cfg.k_max
+    m, k_max = cfg.eval_points, cfg.k_max
     eval_gamma = 2.0 * np.pi * np.arange(m) / m
     x_eval = np.stack([np.cos(eval_gamma), np.sin(eval_gamma)], axis=1)
     y_eval = cfg.target(eval_gamma)
@@ -543,89 +472,40 @@ def train(
     step_index = {int(s): i for i, s in enumerate(steps)}
     checkpoints = np.asarray(cfg.checkpoints, dtype=np.int64)
     ck_index = {int(s): i for i, s in enumerate(checkpoints)}
-    w_, s_, t_, c_ = len(cfg.widths), len(cfg.seeds), len(steps), len(checkpoints)
 
     # Residual modes on the training points: exact (discrete orthogonality, as the
     # FFT) on a grid, a least-squares fit of the truncated series otherwise; and
     # exact on the evaluation grid. Built once; applied as matrix products.
     modes = mode_projector(gamma, k_max, method="fft" if cfg.inputs == "grid" else "least_squares")
     eval_modes = mode_projector(eval_gamma, k_max, method="fft")
-    fourier = _unit_fourier_vectors(gamma, k_max)
+    waves = unit_fourier_vectors(gamma, k_max)
     eval_every = cfg.eval_every or max(1, cfg.steps // 200)
     eval_steps = sorted({int(t) for t in steps if t % eval_every == 0} | set(cfg.checkpoints))
-
-    f_ = k_max + 1
-    shapes = {
-        "loss": (w_, s_, t_),
-        "train_residual": (w_, s_, t_, n),
-        "residual_cos": (w_, s_, t_, f_),
-        "residual_sin": (w_, s_, t_, f_),
-        "eval_residual_cos": (w_, s_, t_, f_),
-        "eval_residual_sin": (w_, s_, t_, f_),
-        "predicted_residual_cos": (w_, s_, t_, f_),
-        "predicted_residual_sin": (w_, s_, t_, f_),
-        "flow_residual_cos": (w_, s_, t_, f_),
-        "flow_residual_sin": (w_, s_, t_, f_),
-        "eval_prediction": (w_, s_, c_, m),
-        "linearized_prediction": (w_, s_, c_, m),
-        "relative_error": (w_, s_, c_),
-        "relative_error_limit": (w_, s_, c_),
-        "kernel_drift": (w_, s_, c_),
-        "empirical_ntk_eigenvalue": (w_, s_, c_, n),
-        "empirical_ntk_rayleigh": (w_, s_, c_, k_max + 1),
-        "empirical_ntk_profile": (w_, s_, c_, m),
-        "ntk_train_eigenvalue": (w_, n),
-        "eigenmode_frequency_content": (w_, n, f_),
-        "ntk_prediction": (w_, c_, m),
-        "ntk_prediction_limit": (w_, m),
-        "stability_limit": (w_,),
-    }
-    arrays = {name: np.full(shape, np.nan) for name, shape in shapes.items()}
-    arrays["diverged_step"] = np.full((w_, s_), -1, dtype=np.int32)
+    eval_set = set(eval_steps)
+    arrays = _empty_arrays(cfg, len(steps), len(checkpoints))
+    methods = [_step_method(cfg, width) for width in cfg.widths]
+    arrays["step_method"] = np.asarray(
+        [list(STEP_METHODS).index(name) for name in methods], dtype=np.int8
+    )
 
     state_file = Path(state_path) if state_path is not None else None
     itemsize = torch.finfo(torch_dtype).bits // 8
-    units = [
-        (j, slice(a, min(a + size, s_)))
-        for j, width in enumerate(cfg.widths)
-        for size in [_seeds_per_batch(cfg, width, itemsize, memory_budget)]
-        for a in range(0, s_, size)
-    ]
+    units = _units(cfg, itemsize, memory_budget)
+    progress = _Progress(cfg, units, methods, len(eval_steps), on_progress)
     start_unit, start_step, saved = 0, 0, None
     if resume:
-        if state_file is None or not state_file.exists():
-            raise RunFileError(f"Cannot resume: no saved state at '{state_file}'")
-        saved = torch.load(state_file, weights_only=False)
-        if saved["config"] != json.loads(json.dumps(cfg.to_dict())):
-            raise RunFileError(
-                f"Cannot resume from '{state_file}': it belongs to another configuration"
-            )
-        arrays.update(saved["arrays"])
-        start_unit, start_step = saved["unit"], saved["step"]
+        saved = load_state(state_file, cfg.to_dict())
+        arrays.update(saved.arrays)
+        start_unit, start_step = saved.unit, saved.step
 
-    def save_state(u: int, step: int, params: list[Any], theta0: list[Any], status: Any) -> None:
-        if state_file is None:
-            return
-        payload = {
-            "config": json.loads(json.dumps(cfg.to_dict())),
-            "unit": u,
-            "step": step,
-            "params": [p.detach().cpu().clone() for p in params],
-            "theta0": [p.detach().cpu().clone() for p in theta0],
-            "status": status.detach().cpu().clone(),
-            "arrays": arrays,
-        }
-        tmp = state_file.with_name(f".{state_file.name}.tmp")
-        torch.save(payload, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, state_file)
+    def flush(u: int, step: int, params: list[Any], theta0: list[Any], status: Any) -> None:
+        if state_file is not None:
+            save_state(state_file, cfg.to_dict(), u, step, params, theta0, status, arrays)
 
     xt = torch.as_tensor(x, dtype=torch_dtype, device=dev)
     xe = torch.as_tensor(x_eval, dtype=torch_dtype, device=dev)
     yt = torch.as_tensor(y, dtype=torch_dtype, device=dev)
-    projections = _Projections.build(modes, eval_modes, y, y_eval, dev)
-    total = len(units) * (cfg.steps + 1)
+    projections = Projections.build(modes, eval_modes, y, y_eval, dev)
     last_flush = time.monotonic()
     stop = {"now": False}
 
@@ -633,40 +513,29 @@ def train(
         stop["now"] = stop["now"] or (should_stop is not None and should_stop())
         return stop["now"]
 
-    theory_cache: dict[NetworkConfig, dict[str, Any]] = {}
+    theories: dict[NetworkConfig, ArchitectureTheory] = {}
     for u in range(start_unit, len(units)):
-        j, batch = units[u]
+        j, batch = units[u].width_index, units[u].seeds
         width = cfg.widths[j]
         net_cfg = network_at_width(cfg, width)
+        label = f"width {width}"
         # ---- infinite-width theory for this architecture (float64 numpy) -------
-        if net_cfg not in theory_cache:
-            gram = kernel_matrix(net_cfg, x).ntk
-            cross = kernel_matrix(net_cfg, x_eval, x).ntk
-            infinite = KernelPredictor(gram, cross, targets=y, lr=cfg.lr, loss=cfg.loss)
-            mu, vecs = np.linalg.eigh(gram)
-            mu, vecs = mu[::-1], vecs[:, ::-1]
-            va, vb = modes(vecs.T)
-            energy = va**2 + vb**2
-            theory_cache[net_cfg] = {
-                "gram": gram,
-                "cross": cross,
-                "ntk_train_eigenvalue": mu,
-                "eigenmode_frequency_content": energy
-                / np.maximum(energy.sum(axis=1, keepdims=True), 1e-300),
-                "ntk_prediction": infinite.eval_prediction(checkpoints),
-                "ntk_prediction_limit": infinite.limit(reg=cfg.ridge),
-                "stability_limit": stability_limit(float(mu[0]), cfg.loss, n),
-            }
-        theory = theory_cache[net_cfg]
-        for name in (
-            "ntk_train_eigenvalue",
-            "eigenmode_frequency_content",
-            "ntk_prediction",
-            "ntk_prediction_limit",
-            "stability_limit",
-        ):
-            arrays[name][j] = theory[name]
-        ntk_t, ntk_limit = theory["ntk_prediction"], theory["ntk_prediction_limit"]
+        if net_cfg not in theories:
+            progress.report(u, 0.0, f"{label}: analytic NTK theory")
+            theories[net_cfg] = ArchitectureTheory.of(
+                net_cfg,
+                x,
+                x_eval,
+                y,
+                lr=cfg.lr,
+                loss=cfg.loss,
+                checkpoints=checkpoints,
+                ridge=cfg.ridge,
+                modes=modes,
+            )
+        theory = theories[net_cfg]
+        for name in ArchitectureTheory.STORED:
+            arrays[name][j] = getattr(theory, name)
 
         # ---- networks: fresh, or the saved state of an interrupted run ---------
         net = init_mlp(net_cfg, width, cfg.seeds[batch], dtype=torch_dtype, device=dev)
@@ -674,81 +543,85 @@ def train(
         first, status = 0, None
         if saved is not None and u == start_unit:
             with torch.no_grad():
-                for p, q in zip(net.parameters(), saved["params"], strict=True):
+                for p, q in zip(net.parameters(), saved.params, strict=True):
                     p.copy_(q.to(dev))
-            theta0 = [q.to(dev) for q in saved["theta0"]]
-            first, status = start_step, saved["status"].to(dev)
+            theta0 = [q.to(dev) for q in saved.theta0]
+            first, status = start_step, saved.status.to(dev)
         initial = net.with_parameters(theta0)
+        progress.report(u, 0.0, f"{label}: initial empirical NTK")
+        kernels = EmpiricalKernels(xt, xe, methods[j] == "arcs")
         with torch.no_grad():
-            k0 = empirical_kernel(initial, xt).ntk.double().cpu().numpy()
-            k0_eval = empirical_kernel(initial, xe, xt).ntk.double().cpu().numpy()
+            k0 = kernels.gram(initial).numpy()
+            k0_eval = kernels.cross(initial).numpy()
             f0 = initial(xt).double().cpu().numpy()
             f0_eval = initial.evaluate(xe).double().cpu().numpy()
         for i, seed_index in enumerate(range(batch.start, batch.stop)):
-            # the linearized network: its own empirical NTK at step 0, its own f0
-            lin = KernelPredictor(
+            own = seed_predictions(
+                theory,
                 k0[i],
                 k0_eval[i],
-                targets=y,
+                f0[i],
+                f0_eval[i],
+                y,
                 lr=cfg.lr,
                 loss=cfg.loss,
-                f0_train=f0[i],
-                f0_eval=f0_eval[i],
+                steps=steps,
+                checkpoints=checkpoints,
+                modes=modes,
             )
-            arrays["linearized_prediction"][j, seed_index] = lin.eval_prediction(checkpoints)
-            # the analytic kernel's prediction for this seed's own initial residual
-            own = KernelPredictor(
-                theory["gram"],
-                theory["cross"],
-                targets=y,
-                lr=cfg.lr,
-                loss=cfg.loss,
-                f0_train=f0[i],
-                f0_eval=f0_eval[i],
-            )
-            pa, pb = modes(own.train_residual(steps))
-            qa, qb = modes(own.flow_train_residual(steps))
-            arrays["predicted_residual_cos"][j, seed_index] = pa
-            arrays["predicted_residual_sin"][j, seed_index] = pb
-            arrays["flow_residual_cos"][j, seed_index] = qa
-            arrays["flow_residual_sin"][j, seed_index] = qb
+            for name in (
+                "linearized_prediction",
+                "predicted_residual_cos",
+                "predicted_residual_sin",
+                "flow_residual_cos",
+                "flow_residual_sin",
+            ):
+                arrays[name][j, seed_index] = getattr(own, name)
 
-        buffer = _StepBuffer(arrays, j, batch, min(RECORD_BUFFER, t_), projections)
+        recorder = StepRecorder(arrays, j, batch, min(RECORD_BUFFER, len(steps)), projections)
+        snapshots = CheckpointRecorder(
+            arrays,
+            j,
+            batch,
+            ck_index,
+            k0,
+            theory.ntk_prediction,
+            theory.ntk_prediction_limit,
+            xt,
+            xe,
+            waves,
+            kernels,
+        )
+        counted = {"evaluations": sum(t <= first for t in eval_steps), "checkpoints": 0}
+        counted["checkpoints"] = sum(int(t) <= first for t in checkpoints)
 
         def record(
             rec: Any,
             u: int = u,
-            j: int = j,
-            sl: slice = batch,
-            k0: FloatArray = k0,
+            label: str = label,
             theta0: list[Any] = theta0,
-            ntk_t: FloatArray = ntk_t,
-            ntk_limit: FloatArray = ntk_limit,
-            buffer: _StepBuffer = buffer,
+            recorder: StepRecorder = recorder,
+            snapshots: CheckpointRecorder = snapshots,
+            counted: dict[str, int] = counted,
         ) -> None:
             nonlocal last_flush
-            buffer.add(step_index[rec.step], rec)
-            if rec.eval_output is not None and rec.step in ck_index:
-                ci = ck_index[rec.step]
-                fe = rec.eval_output.double().cpu().numpy()
-                arrays["eval_prediction"][j, sl, ci] = fe
-                arrays["relative_error"][j, sl, ci] = _relative_error(fe, ntk_t[ci])
-                arrays["relative_error_limit"][j, sl, ci] = _relative_error(fe, ntk_limit)
-                with torch.no_grad():
-                    kt = empirical_kernel(rec.net, xt).ntk.double()
-                    eigen = torch.linalg.eigvalsh(kt).flip(-1).cpu().numpy()
-                kt_np = kt.cpu().numpy()
-                arrays["kernel_drift"][j, sl, ci] = relative_distance(kt_np, k0)
-                arrays["empirical_ntk_eigenvalue"][j, sl, ci] = eigen / n
-                arrays["empirical_ntk_rayleigh"][j, sl, ci] = _fourier_rayleigh(kt_np, fourier)
-                with torch.no_grad():  # Jacot et al. 2018, Fig. 1: K(x0, x(γ)), x0 = (1, 0)
-                    row = empirical_kernel(rec.net, xe[:1], xe).ntk
-                arrays["empirical_ntk_profile"][j, sl, ci] = row[:, 0].double().cpu().numpy()
-            if on_progress is not None:
-                on_progress(u * (cfg.steps + 1) + rec.step + 1, total, f"width {cfg.widths[j]}")
+            recorder.add(step_index[rec.step], rec)
+            if snapshots.wants(rec):
+                progress.at_step(
+                    u, rec.step, counted["evaluations"], counted["checkpoints"],
+                    f"{label}: empirical NTK at step {rec.step}",
+                )  # fmt: skip
+                snapshots.add(rec)
+                counted["checkpoints"] += 1
+            if rec.step in eval_set and rec.step > 0:
+                counted["evaluations"] += 1
+            progress.at_step(
+                u, rec.step + 1, counted["evaluations"], counted["checkpoints"],
+                f"{label}: step {rec.step:,} of {cfg.steps:,}",
+            )  # fmt: skip
             if state_file is not None and time.monotonic() - last_flush > flush_seconds:
-                buffer.drain()
-                save_state(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
+                recorder.drain()
+                flush(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
                 last_flush = time.monotonic()
 
         net, status, reached = gradient_descent(
@@ -768,10 +641,43 @@ def train(
             diverged_at=status,
             should_stop=poll,
         )
-        buffer.drain()
+        recorder.drain()
         if stop["now"]:
-            save_state(u, reached, net.parameters(), theta0, status)
+            flush(u, reached, net.parameters(), theta0, status)
             return None
     if state_file is not None and state_file.exists():
         state_file.unlink()
     return TrainingRun(cfg, steps, x, gamma, y, arrays)
+
+
+def _empty_arrays(cfg: TrainingConfig, t_: int, c_: int) -> dict[str, Any]:
+    """The run's arrays, NaN (or −1 for ``diverged_step``) until recorded."""
+    w_, s_, n, m, f_ = len(cfg.widths), len(cfg.seeds), cfg.points, cfg.eval_points, cfg.k_max + 1
+    shapes = {
+        "loss": (w_, s_, t_),
+        "train_residual": (w_, s_, t_, n),
+        "residual_cos": (w_, s_, t_, f_),
+        "residual_sin": (w_, s_, t_, f_),
+        "eval_residual_cos": (w_, s_, t_, f_),
+        "eval_residual_sin": (w_, s_, t_, f_),
+        "predicted_residual_cos": (w_, s_, t_, f_),
+        "predicted_residual_sin": (w_, s_, t_, f_),
+        "flow_residual_cos": (w_, s_, t_, f_),
+        "flow_residual_sin": (w_, s_, t_, f_),
+        "eval_prediction": (w_, s_, c_, m),
+        "linearized_prediction": (w_, s_, c_, m),
+        "relative_error": (w_, s_, c_),
+        "relative_error_limit": (w_, s_, c_),
+        "kernel_drift": (w_, s_, c_),
+        "empirical_ntk_eigenvalue": (w_, s_, c_, n),
+        "empirical_ntk_rayleigh": (w_, s_, c_, f_),
+        "empirical_ntk_profile": (w_, s_, c_, m),
+        "ntk_train_eigenvalue": (w_, n),
+        "eigenmode_frequency_content": (w_, n, f_),
+        "ntk_prediction": (w_, c_, m),
+        "ntk_prediction_limit": (w_, m),
+        "stability_limit": (w_,),
+    }
+    arrays: dict[str, Any] = {name: np.full(shape, np.nan) for name, shape in shapes.items()}
+    arrays["diverged_step"] = np.full((w_, s_), -1, dtype=np.int32)
+    return arrays

@@ -364,6 +364,16 @@ VARIABLES.update(
             "int8",
             {"flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "finite diverged"},
         ),
+        "step_method": VariableSpec(
+            (WIDTH,),
+            "how each gradient step was computed",
+            "1",
+            "int8",
+            {
+                "flag_values": np.array([0, 1, 2, 3], dtype=np.int8),
+                "flag_meanings": "arcs closed_form layerwise linearized",
+            },
+        ),
     }
 )
 
