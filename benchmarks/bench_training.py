@@ -190,7 +190,7 @@ def header() -> None:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count() or 0
-    print("spectralntk training benchmark (issue 4, requirement 6)")
+    print("spectralntk training benchmark (issues 4 and 15)")
     print(
         f"  spectralntk {spectralntk.__version__}, Python {platform.python_version()}, "
         f"torch {torch.__version__}, numpy {np.__version__}"
@@ -240,6 +240,122 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int = REPEATS) -> di
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+# ---------------------------------------------------------------------------------------
+# 0. arc training (issue 15)
+
+#: (width, arc steps, dense steps, peer steps) per measurement of part 0.
+ARC_CASES = ((1000, 400, 40, 20), (10000, 100, 6, 4), (16384, 60, 4, 3))
+
+
+def seconds_per_step(fn: Callable[[int], Any], steps: int) -> float:
+    start = CLOCK()
+    fn(steps)
+    return (CLOCK() - start) / steps
+
+
+def part_arcs() -> None:
+    """Arc training vs the dense closed form vs the plain per-seed loop, one thread."""
+    print(
+        "\n0. Arc training (issue 15): depth 1, N = 256, 10 seeds, float64, one thread; "
+        "seconds per step of all 10 seeds"
+    )
+    print(
+        "   arcs: gradient_descent (step method 'arcs', O(n + N)); dense: method="
+        "'closed_form' (O(nN), the previous default); peer: per-seed torch.nn.Module + SGD"
+    )
+    print("   each measured after a warm-up, the three interleaved, best of 3")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x, y, _ = circle_data(torch.float64)
+        for width, arc_steps, dense_steps, peer_steps in ARC_CASES:
+            nets = {m: init_mlp(CONFIG, width, SEEDS) for m in ("arcs", "closed_form")}
+            models = []
+            for seed in SEEDS:
+                torch.manual_seed(seed)
+                models.append(PeerMLP(width, CONFIG.weight_std, CONFIG.bias_std).double())
+
+            def ours(steps: int, method: str, nets: dict[str, Any] = nets) -> None:
+                gradient_descent(nets[method], x, y, lr=LR, steps=steps, loss="mean", method=method)
+
+            def peer(steps: int, models: list[PeerMLP] = models) -> None:
+                for model in models:
+                    peer_train(model, x, y, steps)
+
+            ours(3, "arcs"), ours(2, "closed_form"), peer(1)  # warm-up (and JIT)
+            times: dict[str, list[float]] = {"arcs": [], "dense": [], "peer": []}
+            for _ in range(3):
+                times["arcs"].append(seconds_per_step(lambda t: ours(t, "arcs"), arc_steps))
+                times["dense"].append(
+                    seconds_per_step(lambda t: ours(t, "closed_form"), dense_steps)
+                )
+                times["peer"].append(seconds_per_step(peer, peer_steps))
+            best = {name: min(t) for name, t in times.items()}
+            vs_peer, vs_dense = best["peer"] / best["arcs"], best["dense"] / best["arcs"]
+            targets = {1000: (None, 3.0), 10000: (40.0, 5.0)}.get(width, (None, None))
+            notes = []
+            if targets[0] is not None:
+                notes.append(f"vs peer target >= {targets[0]:g}x: {verdict(vs_peer >= targets[0])}")
+            if targets[1] is not None:
+                notes.append(
+                    f"vs dense target >= {targets[1]:g}x: {verdict(vs_dense >= targets[1])}"
+                )
+            print(
+                f"   width {width:5d}: arcs {best['arcs'] * 1e3:7.2f} ms, dense "
+                f"{best['dense'] * 1e3:8.2f} ms, peer {best['peer'] * 1e3:8.1f} ms: "
+                f"{vs_peer:6.1f}x the peer, {vs_dense:5.1f}x dense"
+                + (f" ({'; '.join(notes)})" if notes else " (reported)")
+            )
+        # the same trajectory: arcs against the dense closed form
+        a, b = (init_mlp(CONFIG, 1000, SEEDS) for _ in range(2))
+        gradient_descent(a, x, y, lr=LR, steps=300, loss="mean", method="arcs")
+        gradient_descent(b, x, y, lr=LR, steps=300, loss="mean", method="closed_form")
+        pairs = zip(a.parameters(), b.parameters(), strict=True)
+        diff = max(float((p - q).abs().max()) for p, q in pairs)
+        print(f"   same run check (width 1000, 300 steps): parameters differ by <= {diff:.1e}")
+        part_snapshots()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def part_snapshots() -> None:
+    """The empirical-NTK snapshots of kernel-drift: arc kernel vs layerwise, and their
+    share of the preset's run time."""
+    from spectralntk.nn.arc_gradients import ArcPoints
+    from spectralntk.nn.arc_ntk import arc_ntk
+    from spectralntk.nn.empirical_ntk import empirical_kernel
+    from spectralntk.presets import preset_settings
+    from spectralntk.settings import merge_settings, training_config
+
+    cfg, _, _ = training_config(merge_settings(preset_settings("kernel-drift")))
+    x, _, y = circle_data(torch.float64)
+    grid = torch.as_tensor(np.stack([np.cos(g := 2 * np.pi * np.arange(720) / 720), np.sin(g)], 1))
+    px, pg, p0 = ArcPoints.of(x), ArcPoints.of(grid), ArcPoints.of(grid[:1])
+    print(
+        f"   kernel-drift snapshots ({len(cfg.checkpoints)} checkpoints, {len(cfg.seeds)} seeds;"
+        " Gram on 256 points and profile on 720): per snapshot, and their share of the run"
+    )
+    for width in cfg.widths:
+        net = init_mlp(cfg.network, width, cfg.seeds)
+        arc_ntk(net, px), arc_ntk(net, p0, pg)  # warm-up
+        start = CLOCK()
+        arc_ntk(net, px), arc_ntk(net, p0, pg)
+        arcs = CLOCK() - start
+        start = CLOCK()
+        empirical_kernel(net, x), empirical_kernel(net, grid[:1], grid)
+        layerwise = CLOCK() - start
+        start = CLOCK()
+        gradient_descent(net, x, torch.as_tensor(y), lr=cfg.lr, steps=200, loss="mean")
+        step = (CLOCK() - start) / 200
+        snapshots = arcs * len(cfg.checkpoints)
+        share = snapshots / (snapshots + step * cfg.steps)
+        print(
+            f"   width {width:5d}: arc snapshot {arcs * 1e3:6.1f} ms, layerwise "
+            f"{layerwise * 1e3:7.1f} ms ({layerwise / arcs:5.1f}x); snapshots "
+            f"{snapshots:5.1f} s of {snapshots + step * cfg.steps:6.1f} s ({share:.0%})"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -630,6 +746,11 @@ def part_presets() -> None:
 def main() -> None:
     header()
     start = time.perf_counter()
+    if "--arcs" in sys.argv[1:]:  # part 0 alone
+        part_arcs()
+        print(f"\nload average at end: {load()}; total {time.perf_counter() - start:.0f} s")
+        return
+    part_arcs()
     part_batched()
     part_tracking()
     part_presets()

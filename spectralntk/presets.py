@@ -131,6 +131,18 @@ PRESETS: dict[str, Preset] = {
             {"width": [4, 100, 1000], "seeds": 3, "steps": 3000},
         ),
         Preset(
+            "long-time",
+            "the seed author's longest run: widths 45 and 100, lr 3, 10⁶ steps (as exp2.5)",
+            {
+                **_EXP001,
+                **_MIXTURE,
+                "width": [45, 100],
+                "steps": 1_000_000,
+                "lr": 3.0,
+            },
+            {"width": [45], "seeds": 3, "steps": 20000},
+        ),
+        Preset(
             "kernel-drift",
             "kernel and spectrum drift, snapshots every 500 steps (EXP001 open question)",
             {

@@ -628,3 +628,20 @@ def test_bad_targets_raise_one_line_errors(name: str, kwargs: dict) -> None:
     assert info.value.parameter == name
     message = str(info.value)
     assert f"'{name}'" in message and "\n" not in message
+
+
+def test_with_start_equals_a_new_predictor_bit_for_bit() -> None:
+    from spectralntk.dynamics.predict import KernelPredictor
+
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((12, 12))
+    gram, cross = a @ a.T, rng.standard_normal((7, 12))
+    y, f0, fe = rng.standard_normal(12), rng.standard_normal(12), rng.standard_normal(7)
+    base = KernelPredictor(gram, cross, targets=y, lr=0.1, loss="mean")
+    fresh = KernelPredictor(gram, cross, targets=y, lr=0.1, loss="mean", f0_train=f0, f0_eval=fe)
+    moved = base.with_start(f0, fe)
+    steps = np.array([0, 1, 5, 40])
+    assert np.array_equal(moved.train_residual(steps), fresh.train_residual(steps))
+    assert np.array_equal(moved.flow_train_residual(steps), fresh.flow_train_residual(steps))
+    assert np.array_equal(moved.eval_prediction(steps), fresh.eval_prediction(steps))
+    assert np.array_equal(base.initial_residual, -y)  # the original is untouched

@@ -562,3 +562,49 @@ def test_fluctuation_report_known_answers() -> None:
     md = render_markdown(report)
     assert all(v in md for v in report.verdicts)
     assert load_report(render_json(report)) == report
+
+
+def test_kernel_regime_verdicts_on_known_numbers() -> None:
+    ds = training_dataset()
+    # RelErr at T of seed s, width j: 0.1(j + 1) + 0.01 s; against t → ∞: twice that
+    report = build_report(ds, "x.nc")
+    text = next(v for v in report.verdicts if v.startswith("RelErr against the t → ∞"))
+    limits = [2 * np.median(0.1 * (j + 1) + 0.01 * np.arange(len(SEEDS))) for j in range(2)]
+    spread = (max(limits) - min(limits)) / max(limits)
+    assert f"changes with width by {spread:.0%}" in text
+    assert "factor 2" not in text  # RelErr at T is half the limit's, not less
+    # exact geometric decay with T between the 10 % steps of k = 4 and k = 6
+    left = next(v for v in report.verdicts if v.startswith("Target frequencies with less"))
+    assert left.count("k = 1, 2, 4") == len(WIDTHS) and "6" not in left.split("seeds):")[1]
+    assert not any(v.startswith("Narrow networks") for v in report.verdicts)  # same at all widths
+    # a limit that does not move, and RelErr at T far below it
+    ds["relative_error_limit"][:] = 0.7
+    ds["relative_error"][:] = 0.05
+    text = next(
+        v for v in build_report(ds, "x.nc").verdicts if v.startswith("RelErr against the t → ∞")
+    )
+    assert "barely moves with width (by 0%" in text and "factor 2" in text
+    # per-frequency drift: quotients up 1 % per unit of k at the narrow width, 0.1 % at the wide
+    f_ = ds.sizes["frequency"]
+    rayleigh = np.ones((len(WIDTHS), len(SEEDS), 2, f_))
+    for j, per_k in enumerate((0.01, 0.001)):
+        rayleigh[j, :, 1] = 1 + per_k * np.arange(f_)
+    ds["empirical_ntk_rayleigh"] = (("width", "seed", "checkpoint", "frequency"), rayleigh)
+    ds["empirical_ntk_rayleigh"].attrs.update(long_name="q", units="1")
+    text = next(v for v in build_report(ds, "x.nc").verdicts if v.startswith("Drift of the"))
+    k_max = max(FREQS)
+    assert f"n = {WIDTHS[0]}: up to {0.01 * k_max:.2%} (k = {k_max})" in text
+    assert f"n = {WIDTHS[1]}: up to {0.001 * k_max:.2%} (k = {k_max})" in text
+
+
+def test_gallery_marks_full_and_quick_runs() -> None:
+    from spectralntk.presets import preset_settings
+    from spectralntk.reports.gallery import report_size
+    from spectralntk.settings import merge_settings, training_config
+
+    for name in ("exp2.3", "long-time", "kernel-drift"):
+        full, _, _ = training_config(merge_settings(preset_settings(name)))
+        quick, _, _ = training_config(merge_settings(preset_settings(name, quick=True)))
+        assert report_size(name, full.to_dict()) == "full"
+        assert report_size(name, quick.to_dict()) == "quick"
+    assert report_size("hanin-nica", {}) == "quick"

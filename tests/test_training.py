@@ -313,3 +313,43 @@ def test_empirical_ntk_profile_at_checkpoints(run) -> None:  # type: ignore[no-u
     # training moves the kernel: the last checkpoint differs, by the drift's order
     change = np.abs(profile[1, :, -1] - profile[1, :, 0]).max()
     assert 0 < change < np.abs(k0[:, 0]).max()
+
+
+def test_progress_is_weighted_by_estimated_cost_and_names_its_phases() -> None:
+    from spectralntk.runs.cost import unit_cost
+
+    cfg = small_config(widths=(8, 512), seeds=(0, 1), steps=30, checkpoints=(10,))
+    seen: list[tuple[int, int, str]] = []
+    train(cfg, on_progress=lambda d, t, text: seen.append((d, t, text)))
+    done = [d for d, _, _ in seen]
+    assert all(t == 1000 for _, t, _ in seen)
+    assert done == sorted(done) and done[-1] == 1000
+    # the wide unit starts where the cost model says the narrow one ends
+    costs = [
+        unit_cost("arcs", seeds=2, width=w, depth=1, points=16, eval_points=48).total(
+            30, len({t for t in cfg.record_steps() if t % 1 == 0}), len(cfg.checkpoints)
+        )
+        for w in cfg.widths
+    ]
+    first_wide = next(d for d, _, text in seen if text.startswith("width 512"))
+    assert abs(first_wide - 1000 * costs[0] / sum(costs)) <= 2
+    texts = {text.split(": ", 1)[1].split(" at step")[0] for _, _, text in seen}
+    assert {"analytic NTK theory", "initial empirical NTK", "empirical NTK"} <= texts
+    assert any(text == "width 512: step 30 of 30" for _, _, text in seen)
+
+
+def test_the_run_records_its_step_method() -> None:
+    from spectralntk.nn.training import STEP_METHODS
+
+    names = list(STEP_METHODS)
+    for changes, method in (
+        ({}, "arcs"),
+        ({"inputs": "gaussian"}, "closed_form"),
+        ({"network": NET.replace(depth=2)}, "layerwise"),
+        ({"model": "linearized"}, "linearized"),
+    ):
+        run = train(small_config(widths=(8,), seeds=(0,), steps=4, checkpoints=(), **changes))
+        assert run is not None
+        assert [names[i] for i in run.arrays["step_method"]] == [method]
+        ds = run.to_dataset()
+        assert ds["step_method"].attrs["flag_meanings"].split()[names.index(method)] == method

@@ -103,4 +103,6 @@ def arc_ntk(net: MLP, points_a: ArcPoints, points_b: ArcPoints | None = None) ->
         points_b.x1.numpy(), points_b.x2.numpy(), points_b.order.numpy(), runs_b[0], runs_b[1],
         out,
     )  # fmt: skip
+    if points_b is points_a:  # the prefix sums run rows first: symmetrize exactly
+        out = 0.5 * (out + out.transpose(0, 2, 1))
     return torch.from_numpy(out)

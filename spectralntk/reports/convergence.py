@@ -383,6 +383,103 @@ def _verdicts(
     return out
 
 
+#: RelErr against the t → ∞ predictor "barely moves" with width when its largest and
+#: smallest medians differ by less than this share of the largest.
+BARELY = 0.10
+
+
+def _regime_verdicts(
+    ds: Any, rows: list[FrequencyRow], summaries: list[WidthSummary], steps: int
+) -> list[str]:
+    """How far each width is from the kernel regime: RelErr at T against t → ∞, the
+    modes down to 10 % at T, and the per-frequency drift of the empirical NTK."""
+    out: list[str] = []
+    at_t = [(s.width, s.relative_error.median) for s in summaries]
+    limit = [(s.width, s.relative_error_limit.median) for s in summaries]
+    if all(v is not None for _, v in at_t + limit) and len(summaries) > 1:
+        values = [float(v) for _, v in limit if v is not None]
+        spread = (max(values) - min(values)) / max(max(values), 1e-300)
+        moves = (
+            f"barely moves with width (by {spread:.0%} of its largest value, under {BARELY:.0%})"
+            if spread < BARELY
+            else f"changes with width by {spread:.0%} of its largest value"
+        )
+        text = (
+            "RelErr against the t → ∞ kernel regression (median over seeds) "
+            + moves
+            + ": "
+            + _list([f"{v:.3g} (n = {w})" for w, v in limit])
+            + f"; against the NTK predictor at the same step {steps:,}: "
+            + _list([f"{v:.3g} (n = {w})" for w, v in at_t])
+            + "."
+        )
+        if all(
+            a is not None and b is not None and a < 0.5 * b
+            for (_, a), (_, b) in zip(at_t, limit, strict=True)
+        ):
+            text += (
+                f" At every width the networks are closer to the kernel regime's prediction "
+                f"at step {steps:,} than to its t → ∞ limit by more than a factor 2: "
+                "training has not run long enough for the limit, not away from the regime."
+            )
+        out.append(text)
+    reached = []
+    for s in summaries:
+        ks = [
+            r.frequency
+            for r in rows
+            if r.width == s.width
+            and r.measured_fraction.median is not None
+            and r.measured_fraction.median < FRACTION
+        ]
+        reached.append((s.width, ks))
+    if len(rows) > len(summaries):  # several target frequencies
+        out.append(
+            f"Target frequencies with less than 10 % left at step {steps:,} (median over "
+            "seeds): "
+            + "; ".join(
+                f"n = {w}: " + (f"k = {_list([str(k) for k in ks])}" if ks else "none")
+                for w, ks in reached
+            )
+            + "."
+        )
+        counts = [len(ks) for _, ks in reached]
+        if (
+            len(counts) > 1
+            and counts[-1] > counts[0]
+            and all(b >= a for a, b in itertools.pairwise(counts))
+        ):
+            out.append(
+                f"Narrow networks keep only the coarse harmonics: n = {reached[0][0]} brings "
+                f"{counts[0]} of the target frequencies under 10 %, n = {reached[-1][0]} "
+                f"brings {counts[-1]}."
+            )
+    if "empirical_ntk_rayleigh" in ds and ds.sizes.get("checkpoint", 0) > 1:
+        quotients = ds["empirical_ntk_rayleigh"].values  # (W, S, C, F)
+        diverged = ds["diverged"].values.astype(bool)
+        ks = sorted({r.frequency for r in rows})
+        parts = []
+        for j, s in enumerate(summaries):
+            ok = ~diverged[j]
+            if not ok.any() or not ks:
+                continue
+            with quiet():
+                first, final = quotients[j, ok, 0][:, ks], quotients[j, ok, -1][:, ks]
+                change = np.nanmedian(np.abs(final - first) / np.abs(first), axis=0)
+            if not np.isfinite(change).any():
+                continue
+            worst = int(np.nanargmax(change))
+            parts.append(f"n = {s.width}: up to {change[worst]:.2%} (k = {ks[worst]})")
+        if parts:
+            out.append(
+                "Drift of the empirical NTK per target frequency (its Rayleigh quotient at "
+                f"step {steps:,} against step 0, |Δ|/start, median over seeds): "
+                + "; ".join(parts)
+                + "."
+            )
+    return out
+
+
 def _figures(ds: Any, freqs: list[int]) -> list[FigureRef]:
     names = set(map(str, ds.data_vars))
     out = []
@@ -567,7 +664,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
             f"{last:,} steps"
         ),
         provenance=provenance(ds, source),
-        verdicts=_verdicts(rows, summaries, last),
+        verdicts=_verdicts(rows, summaries, last) + _regime_verdicts(ds, rows, summaries, last),
         figures=_figures(ds, freqs),
         loss=cfg.loss,
         loss_factor=c,

@@ -18,9 +18,9 @@ __all__ = ["UnitCost", "unit_cost"]
 #: Seconds per multiply-add of a dense pass (BLAS-bound, float64, one thread).
 DENSE_RATE = 1.5e-9
 #: Seconds per (neuron + point) of an arc-by-arc step (compiled, one thread).
-ARC_RATE = 2.0e-8
+ARC_RATE = 3.0e-8
 #: Fixed seconds per step (Python and dispatch overhead).
-STEP_OVERHEAD = 2e-4
+STEP_OVERHEAD = 3e-4
 
 
 @dataclass(frozen=True)
@@ -83,5 +83,7 @@ def unit_cost(
     # empirical NTK: per-layer Grams of (N × width) features, an N × N eigensolver
     gram = DENSE_RATE * seeds * (big_n * big_n * n * max(depth, 1) * 2 + big_n * forward * 3)
     checkpoint = gram + DENSE_RATE * seeds * (4 * big_n**3 + m * n * max(depth, 1) * 2)
-    setup = gram * (1 + m / max(big_n, 1)) + DENSE_RATE * seeds * 20 * big_n**3
+    # per seed: the initial kernels on the training points and the grid, one eigh of
+    # the empirical NTK (about 10 N³) and the predictions on the grid (M·N² each)
+    setup = gram * (1 + m / max(big_n, 1)) + DENSE_RATE * seeds * (10 * big_n**3 + 4 * m * big_n**2)
     return UnitCost(setup, step, evaluation, checkpoint)

@@ -52,6 +52,8 @@ class ArchitectureTheory:
         The t → ∞ kernel regression K(x, X)(K + ridge·I)⁻¹ y.
     stability_limit : float
         η_max = 2/(c·μ_max).
+    predictor : KernelPredictor
+        The analytic kernel's predictor from f₀ = 0 (reused for every seed's start).
     """
 
     gram: FloatArray
@@ -61,6 +63,7 @@ class ArchitectureTheory:
     ntk_prediction: FloatArray
     ntk_prediction_limit: FloatArray
     stability_limit: float
+    predictor: Any
 
     #: The fields stored per width in the run (shapes as above, a leading width axis).
     STORED = (
@@ -107,6 +110,7 @@ class ArchitectureTheory:
             ntk_prediction=infinite.eval_prediction(checkpoints),
             ntk_prediction_limit=infinite.limit(reg=ridge),
             stability_limit=stability_limit(float(mu[0]), loss, x.shape[0]),
+            predictor=infinite,
         )
 
 
@@ -151,15 +155,7 @@ def seed_predictions(
     from spectralntk.dynamics.predict import KernelPredictor
 
     lin = KernelPredictor(k0, k0_eval, targets=y, lr=lr, loss=loss, f0_train=f0, f0_eval=f0_eval)
-    own = KernelPredictor(
-        theory.gram,
-        theory.cross,
-        targets=y,
-        lr=lr,
-        loss=loss,
-        f0_train=f0,
-        f0_eval=f0_eval,
-    )
+    own = theory.predictor.with_start(f0, f0_eval)  # the analytic kernel from f₀
     pa, pb = modes(own.train_residual(steps))
     qa, qb = modes(own.flow_train_residual(steps))
     return SeedPredictions(lin.eval_prediction(checkpoints), pa, pb, qa, qb)

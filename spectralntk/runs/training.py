@@ -22,6 +22,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
 import time
@@ -481,7 +482,6 @@ def train(
     waves = unit_fourier_vectors(gamma, k_max)
     eval_every = cfg.eval_every or max(1, cfg.steps // 200)
     eval_steps = sorted({int(t) for t in steps if t % eval_every == 0} | set(cfg.checkpoints))
-    eval_set = set(eval_steps)
     arrays = _empty_arrays(cfg, len(steps), len(checkpoints))
     methods = [_step_method(cfg, width) for width in cfg.widths]
     arrays["step_method"] = np.asarray(
@@ -592,8 +592,6 @@ def train(
             waves,
             kernels,
         )
-        counted = {"evaluations": sum(t <= first for t in eval_steps), "checkpoints": 0}
-        counted["checkpoints"] = sum(int(t) <= first for t in checkpoints)
 
         def record(
             rec: Any,
@@ -602,23 +600,18 @@ def train(
             theta0: list[Any] = theta0,
             recorder: StepRecorder = recorder,
             snapshots: CheckpointRecorder = snapshots,
-            counted: dict[str, int] = counted,
         ) -> None:
             nonlocal last_flush
             recorder.add(step_index[rec.step], rec)
+            passes = bisect.bisect_right(eval_steps, rec.step)
             if snapshots.wants(rec):
-                progress.at_step(
-                    u, rec.step, counted["evaluations"], counted["checkpoints"],
-                    f"{label}: empirical NTK at step {rec.step}",
-                )  # fmt: skip
+                taken = bisect.bisect_left(cfg.checkpoints, rec.step)
+                text = f"{label}: empirical NTK at step {rec.step:,}"
+                progress.at_step(u, rec.step, passes, taken, text)
                 snapshots.add(rec)
-                counted["checkpoints"] += 1
-            if rec.step in eval_set and rec.step > 0:
-                counted["evaluations"] += 1
-            progress.at_step(
-                u, rec.step + 1, counted["evaluations"], counted["checkpoints"],
-                f"{label}: step {rec.step:,} of {cfg.steps:,}",
-            )  # fmt: skip
+            taken = bisect.bisect_right(cfg.checkpoints, rec.step)
+            text = f"{label}: step {rec.step:,} of {cfg.steps:,}"
+            progress.at_step(u, min(rec.step + 1, cfg.steps), passes, taken, text)
             if state_file is not None and time.monotonic() - last_flush > flush_seconds:
                 recorder.drain()
                 flush(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
