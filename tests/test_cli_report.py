@@ -193,10 +193,10 @@ def test_gallery_index_links_every_report(tmp_path: Path, runs) -> None:  # type
     for name, kind in (("exp2.2", "training"), ("hanin-nica", "fluctuation")):
         assert invoke("report", str(runs[kind]), "--out", str(tmp_path / name)).exit_code == 0
     index = write_gallery_index(tmp_path, ["exp2.2", "missing", "hanin-nica"]).read_text()
-    assert "## [exp2.2](exp2.2/README.md)" in index and "missing" not in index
+    assert "## [exp2.2](exp2.2/README.md) — *quick variant*" in index and "missing" not in index
     assert "(exp2.2/figures/residual_heatmap.png)" in index
     assert "(hanin-nica/figures/ratio_vs_beta.png)" in index
-    assert "spectralntk reproduce --all --quick" in index
+    assert "spectralntk reproduce NAME --quick --out reports/" in index
 
 
 def test_reproduce_bad_input(tmp_path: Path) -> None:

@@ -30,7 +30,9 @@ REFERENCE_CONFIGS = [
     # Chaotic phase (σ_w² E[φ'²] > 1): rounding errors grow by that factor per layer.
     NetworkConfig(depth=64, activation="erf", weight_std=1.2, bias_std=0.0),
 ]
-CHAOTIC_TOLERANCE = 1e-13
+# 1e-13 held where numpy's arcsin and cos take their AVX-512 paths; on an AVX2-only CPU
+# (libm's, also within an ulp) the same 64 chaotic layers amplify them to 4e-13.
+CHAOTIC_TOLERANCE = 1e-12
 
 
 @pytest.mark.parametrize("cfg", REFERENCE_CONFIGS, ids=repr)

@@ -309,7 +309,9 @@ def test_empirical_ntk_profile_at_checkpoints(run) -> None:  # type: ignore[no-u
     grid = torch.as_tensor(circle_points(uniform_angles(48)))
     k0 = empirical_kernel(net, grid).ntk.numpy()
     profile = run.arrays["empirical_ntk_profile"]  # (W, S, C, M)
-    np.testing.assert_allclose(profile[1, :, 0], k0[:, 0], rtol=1e-12)
+    # (arc by arc for this depth-1 ReLU net: to rounding of the kernel's scale)
+    scale = np.abs(k0[:, 0]).max()
+    np.testing.assert_allclose(profile[1, :, 0], k0[:, 0], rtol=0, atol=1e-13 * scale)
     # training moves the kernel: the last checkpoint differs, by the drift's order
     change = np.abs(profile[1, :, -1] - profile[1, :, 0]).max()
     assert 0 < change < np.abs(k0[:, 0]).max()

@@ -24,19 +24,29 @@ exactly the dense closed form's f and Q with the sums over points and neurons
 regrouped: O(n) to place ±w_jA_j at the run ends, O(N) for the two prefix sums, O(n)
 to read Q.
 
-Locating the runs (O(1) per neuron). The angles give approximate ends: φ_j by atan2,
-θ_j by arccos, widened by ``WIDEN`` = 1e-6 rad on each side (far more than their
-rounding error, about 3e-8 rad at worst, where θ ≈ √ε), and looked up in a table of
-``buckets`` buckets of width h that each hold at most one training angle, so the
-runs found contain the true runs plus at most one extra point at each end. That point
-is then tested by the sign of z_mj = (x_m1·A_j1 + x_m2·A_j2) + c_j itself, and
-dropped if z ≤ 0. The mask is therefore exactly 1[z > 0] at every point, including
-points where z is exactly zero (an arc end on a training angle: φ'(0) = 0, as torch),
-provided that consecutive training angles are more than h + 2·WIDEN apart
-(:meth:`ArcPoints.of` refuses points closer than that; the 720-point grid and any
-subset of it are 0.0087 rad apart). Where the dense product's z rounds to the other
-side of zero than this z (|z| within a few ulps of 0 but not 0), the two masks differ
-for that one (point, neuron) pair; both are valid subgradients.
+Locating the runs (O(1) per neuron). The zeros of z_j give the arc's ends: the points
+(−c_j(A_j1, A_j2) ± √(ρ_j² − c_j²)(∓A_j2, ±A_j1))/ρ_j², whose *pseudo-angles*
+(:func:`pseudo_angles`: a monotone stand-in for the angle, a division instead of atan2)
+are widened by ``WIDEN`` = 1e-6 on each side (far more than their rounding error,
+about 3e-8 at worst, where the arc is √ε wide) and looked up in a table of buckets
+that each hold at most one training point, so the runs found contain the true runs
+plus at most one extra point at each end. That point is then tested by the sign of
+z_mj = (x_m1·A_j1 + x_m2·A_j2) + c_j itself and dropped if z ≤ 0. Neurons active on
+every point are located around the minimum of z, those active nowhere around its
+maximum. The mask is therefore exactly 1[z > 0] at every point, including points
+where z is exactly zero (an arc end on a training angle: φ'(0) = 0, as torch),
+provided that consecutive training points are more than h + 2·WIDEN apart in
+pseudo-angle (:meth:`ArcPoints.of` refuses points closer than that; the 720-point
+grid and any subset of it are 0.0087 rad apart). Where the dense product's z rounds
+to the other side of zero than this z (|z| within a few ulps of 0 but not 0), the two
+masks differ for that one (point, neuron) pair; both are valid subgradients.
+
+From one step to the next the runs move little: the compiled kernels
+(:mod:`spectralntk.nn.arc_kernels`) start from last step's runs and move each end
+while the sign test says so (at most ``MAX_WALK`` points; otherwise, and for runs that
+became empty or full, the neuron is located afresh). Both routes end at the one run on
+which z > 0, so following and locating give the same numbers, bit for bit (tested): a
+resumed run, which starts by locating, repeats an uninterrupted one.
 
 Accuracy. Everything here is accumulated in float64, also for float32 networks (the
 gradient is rounded to the network's dtype at the end). A prefix-sum difference
@@ -53,8 +63,9 @@ adds in neuron order on the CPU, one row at a time, and every other operation is
 elementwise, a per-row prefix sum or a per-row gather, so a seed's gradient does not
 depend on the other seeds of its batch or on the number of threads (tested). Off the
 CPU, ``scatter_add`` uses atomics whose order varies; there the run ends are sorted
-(a stable sort) and summed by a prefix sum instead (``accumulate="sort"``), which is
-deterministic on every device.
+(a stable sort) and summed by a prefix sum instead (``method="sort"``), which is
+deterministic on every device. On the CPU the compiled kernels do the same sums one
+seed at a time, in index order, on one thread.
 """
 
 from __future__ import annotations

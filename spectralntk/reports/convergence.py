@@ -450,9 +450,10 @@ def _regime_verdicts(
             and all(b >= a for a, b in itertools.pairwise(counts))
         ):
             out.append(
-                f"Narrow networks keep only the coarse harmonics: n = {reached[0][0]} brings "
-                f"{counts[0]} of the target frequencies under 10 %, n = {reached[-1][0]} "
-                f"brings {counts[-1]}."
+                f"Narrow networks learn fewer of the harmonics: n = {reached[0][0]} brings "
+                f"{counts[0]} of the {len(rows) // len(summaries)} target frequencies under "
+                f"10 %, n = {reached[-1][0]} brings {counts[-1]} "
+                f"(k = {_list([str(k) for k in reached[-1][1]])})."
             )
     if "empirical_ntk_rayleigh" in ds and ds.sizes.get("checkpoint", 0) > 1:
         quotients = ds["empirical_ntk_rayleigh"].values  # (W, S, C, F)
@@ -469,7 +470,7 @@ def _regime_verdicts(
             if not np.isfinite(change).any():
                 continue
             worst = int(np.nanargmax(change))
-            parts.append(f"n = {s.width}: up to {change[worst]:.2%} (k = {ks[worst]})")
+            parts.append(f"n = {s.width}: up to {100 * change[worst]:.3g} % (k = {ks[worst]})")
         if parts:
             out.append(
                 "Drift of the empirical NTK per target frequency (its Rayleigh quotient at "
