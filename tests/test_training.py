@@ -327,11 +327,12 @@ def test_progress_is_weighted_by_estimated_cost_and_names_its_phases() -> None:
     assert all(t == 1000 for _, t, _ in seen)
     assert done == sorted(done) and done[-1] == 1000
     # the wide unit starts where the cost model says the narrow one ends
+    evaluations = len(cfg.record_steps())  # eval_every = T/200 = 1: every recorded step
     costs = [
-        unit_cost("arcs", seeds=2, width=w, depth=1, points=16, eval_points=48).total(
-            30, len({t for t in cfg.record_steps() if t % 1 == 0}), len(cfg.checkpoints)
-        )
-        for w in cfg.widths
+        unit_cost(
+            "arcs", seeds=2, width=w, depth=1, points=16, eval_points=48, theory=i == 0
+        ).total(30, evaluations, len(cfg.checkpoints))
+        for i, w in enumerate(cfg.widths)
     ]
     first_wide = next(d for d, _, text in seen if text.startswith("width 512"))
     assert abs(first_wide - 1000 * costs[0] / sum(costs)) <= 2

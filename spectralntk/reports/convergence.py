@@ -400,9 +400,10 @@ def _regime_verdicts(
         values = [float(v) for _, v in limit if v is not None]
         spread = (max(values) - min(values)) / max(max(values), 1e-300)
         moves = (
-            f"barely moves with width (by {spread:.0%} of its largest value, under {BARELY:.0%})"
+            f"barely moves with width (by {100 * spread:.3g} % of its largest value, under "
+            f"{100 * BARELY:.3g} %)"
             if spread < BARELY
-            else f"changes with width by {spread:.0%} of its largest value"
+            else f"changes with width by {100 * spread:.3g} % of its largest value"
         )
         text = (
             "RelErr against the t → ∞ kernel regression (median over seeds) "

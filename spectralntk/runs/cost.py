@@ -18,9 +18,13 @@ __all__ = ["UnitCost", "unit_cost"]
 #: Seconds per multiply-add of a dense pass (BLAS-bound, float64, one thread).
 DENSE_RATE = 1.5e-9
 #: Seconds per (neuron + point) of an arc-by-arc step (compiled, one thread).
-ARC_RATE = 3.0e-8
-#: Fixed seconds per step (Python and dispatch overhead).
-STEP_OVERHEAD = 3e-4
+ARC_RATE = 3.5e-8
+#: Fixed seconds per step (Python, dispatch and recording overhead).
+STEP_OVERHEAD = 4e-4
+#: Seconds of one seed's dense linear algebra on N = 256 points (an eigh of its kernel and
+#: its predictions on the grid), scaled by (N/256)³; and of the analytic theory, once.
+SEED_ALGEBRA = 0.12
+THEORY = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,14 @@ class UnitCost:
 
 
 def unit_cost(
-    method: str, *, seeds: int, width: int, depth: int, points: int, eval_points: int
+    method: str,
+    *,
+    seeds: int,
+    width: int,
+    depth: int,
+    points: int,
+    eval_points: int,
+    theory: bool = False,
 ) -> UnitCost:
     """Estimated costs of one unit trained with ``method`` (a key of
     :data:`spectralntk.nn.training.STEP_METHODS`).
@@ -69,6 +80,8 @@ def unit_cost(
         Hidden width n and number of hidden layers.
     points, eval_points : int
         N training points and M evaluation points.
+    theory : bool
+        Whether this unit also computes its architecture's analytic theory.
     """
     n, big_n, m = width, points, eval_points
     # multiply-adds of one forward pass per point: input layer, hidden layers, output
@@ -80,10 +93,14 @@ def unit_cost(
         factor = 2.0 if method == "closed_form" else 3.0 if method == "layerwise" else 6.0
         step = STEP_OVERHEAD + DENSE_RATE * factor * seeds * big_n * forward
         evaluation = DENSE_RATE * seeds * m * forward
-    # empirical NTK: per-layer Grams of (N × width) features, an N × N eigensolver
-    gram = DENSE_RATE * seeds * (big_n * big_n * n * max(depth, 1) * 2 + big_n * forward * 3)
-    checkpoint = gram + DENSE_RATE * seeds * (4 * big_n**3 + m * n * max(depth, 1) * 2)
-    # per seed: the initial kernels on the training points and the grid, one eigh of
-    # the empirical NTK (about 10 N³) and the predictions on the grid (M·N² each)
-    setup = gram * (1 + m / max(big_n, 1)) + DENSE_RATE * seeds * (10 * big_n**3 + 4 * m * big_n**2)
+    algebra = (big_n / 256.0) ** 3
+    if method == "arcs":  # arc-by-arc kernels: O(n + N²) (nn/arc_ntk.py)
+        gram = ARC_RATE * seeds * (n + 2 * big_n * big_n)
+        cross = ARC_RATE * seeds * (n + 2 * m * big_n)
+    else:  # per-layer Grams of (N × width) features
+        gram = DENSE_RATE * seeds * (big_n * big_n * n * max(depth, 1) * 2 + big_n * forward * 3)
+        cross = gram * m / max(big_n, 1)
+    # a snapshot: the Gram, its spectrum and the profile on the grid
+    checkpoint = gram + seeds * SEED_ALGEBRA * algebra / 10 + cross / max(big_n, 1)
+    setup = gram + cross + seeds * SEED_ALGEBRA * algebra + (THEORY * algebra if theory else 0.0)
     return UnitCost(setup, step, evaluation, checkpoint)

@@ -371,8 +371,15 @@ class _Progress:
                 depth=cfg.network.depth,
                 points=cfg.points,
                 eval_points=cfg.eval_points,
+                theory=u
+                == next(
+                    i
+                    for i, other in enumerate(units)
+                    if network_at_width(cfg, cfg.widths[other.width_index])
+                    == network_at_width(cfg, cfg.widths[unit.width_index])
+                ),
             )
-            for unit in units
+            for u, unit in enumerate(units)
         ]
         counts = (cfg.steps, evaluations, len(cfg.checkpoints))
         totals = [c.total(*counts) for c in self.costs]
