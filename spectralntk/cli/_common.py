@@ -59,12 +59,17 @@ def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:
 
 
 def with_progress(job: Any, *, disable: bool) -> Any:
-    """Run ``job(on_progress)`` under a rich progress bar with ETA on stderr."""
+    """Run ``job(on_progress)`` under a rich progress bar with ETA on stderr.
+
+    ``on_progress(done, total, description)``: the bar shows done/total as a percentage
+    (training reports per mille of its estimated work, other jobs their items) and the
+    description of the phase.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
+        TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -73,7 +78,7 @@ def with_progress(job: Any, *, disable: bool) -> Any:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

@@ -365,6 +365,17 @@ def arc_gradients(
     return _tensor_gradients(net, points, y, scale, need_grad, mode)
 
 
+def _outputs(f64: Tensor, net: MLP, y: Tensor, scale: float) -> tuple[Tensor, Tensor, Tensor]:
+    """f (the output bias added, in net's dtype), r = f − y and g = 2c·r in float64."""
+    _, beta2 = net.scales(2)
+    b2 = net.biases[1]
+    if b2 is not None:
+        f64 = f64 + beta2 * b2.to(torch.float64)
+    f = f64.to(net.weights[1].dtype)
+    residual = f - y
+    return f, residual, scale * (2.0 * residual.to(torch.float64))
+
+
 def _numpy64(t: Tensor) -> Any:
     return t.detach().to(torch.float64).contiguous().numpy()
 
@@ -399,14 +410,10 @@ def _compiled_gradients(
             w1n, b1n, w2n, alpha1, beta1, alpha2, pseudo, first, points.buckets, WIDEN,
             x1, x2, order, starts, ends, f64,
         )  # fmt: skip
-        f = torch.from_numpy(f64)
-        if b2 is not None:
-            f = f + beta2 * b2.to(torch.float64)
-        f = f.to(dtype)
-        residual = f - y
+        f, residual, g = _outputs(torch.from_numpy(f64), net, y, scale)
         if not need_grad:
             return f, residual, []
-        g = (scale * (2.0 * residual.to(torch.float64))).contiguous()
+        g = g.contiguous()
         grad_w1 = np.empty((count, width, 2))
         grad_w2 = np.empty((count, width))
         grad_b1 = np.empty((count, width))
@@ -444,13 +451,9 @@ def _tensor_gradients(
         f_sorted = (s_sorted * features).sum(dim=1)  # (S, N)
         f64 = torch.empty_like(f_sorted)
         f64[:, points.order] = f_sorted
-        if b2 is not None:
-            f64 = f64 + beta2 * b2.to(torch.float64)
-        f = f64.to(dtype)
-        residual = f - y
+        f, residual, g = _outputs(f64, net, y, scale)  # g (S, N) in the caller's order
         if not need_grad:
             return f, residual, []
-        g = scale * (2.0 * residual.to(torch.float64))  # (S, N), caller's order
         weighted = g[:, points.order][:, None, :] * features  # (S, 3, N) sorted
         prefix = weighted.new_zeros(weighted.shape[0], 3, 2 * n_points + 1)
         torch.cumsum(torch.cat([weighted, weighted], dim=2), dim=2, out=prefix[..., 1:])
