@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import torch
 
@@ -41,15 +42,17 @@ def main() -> None:
         settings = merge_settings(preset_settings(name), overrides)
         cfg, _, _ = training_config(settings)
         seen: list[tuple[float, int, str]] = []
+
+        def note(done: int, total: int, text: str, seen: list[Any] = seen) -> None:
+            seen.append((time.perf_counter(), done, text))
+
         start = time.perf_counter()
-        train(
-            cfg,
-            on_progress=lambda done, total, text: seen.append((time.perf_counter(), done, text)),
-        )
+        train(cfg, on_progress=note)
         end = time.perf_counter()
         steps_total = len(cfg.widths) * (cfg.steps + 1)
         print(
-            f"  {name} widths {cfg.widths}, {len(cfg.seeds)} seeds, {cfg.steps} steps: {end - start:.1f} s"
+            f"  {name} widths {cfg.widths}, {len(cfg.seeds)} seeds, {cfg.steps} steps: "
+            f"{end - start:.1f} s"
         )
         for share in (0.10, 0.25, 0.50):
             at = next((t, d, text) for t, d, text in seen if d >= 1000 * share)
@@ -66,9 +69,12 @@ def main() -> None:
             naive_done = width_index * (cfg.steps + 1) + step + 1
             naive = elapsed * (steps_total - naive_done) / naive_done
             ok = 0.5 <= eta / truth <= 2.0 if truth > 0 else True
+            verdict = (
+                (", target within 2x: " + ("met" if ok else "MISSED")) if share == 0.10 else ""
+            )
             print(
                 f"    at {share:4.0%} ({at[2]}): ETA {eta:6.1f} s, real {truth:6.1f} s "
-                f"(ratio {eta / truth:4.2f}{', target within 2x: ' + ('met' if ok else 'MISSED') if share == 0.10 else ''});"
+                f"(ratio {eta / truth:4.2f}{verdict});"
                 f" step-counting ETA {naive:6.1f} s (ratio {naive / truth:5.2f})"
             )
     print(f"  load average at end: {os.getloadavg()[0]:.2f}")

@@ -36,6 +36,9 @@ from spectralntk.spectral import (
     fit_power_law,
 )
 
+# Compute threads (torch and BLAS), as --threads
+from spectralntk.threads import set_threads
+
 if TYPE_CHECKING:  # run files, imported lazily (xarray is slow to import)
     from spectralntk.store import load, save, validate
     from spectralntk.sweeps import open_sweep, sweep_points
@@ -71,6 +74,7 @@ __all__ = [
     "load",
     "open_sweep",
     "save",
+    "set_threads",
     "sweep_points",
     "uniform_angles",
     "validate",

@@ -5,7 +5,8 @@ options with underscores (``lr``, ``width``, ``bias_std``, …). They are merged
 this order, later winning: defaults < ``--preset NAME`` (and its ``--quick``
 variant) < ``--config FILE.toml`` < options given on the command line < ``--set
 key=value``. :func:`training_config` turns the merged table into a validated
-:class:`~spectralntk.runs.training.TrainingConfig`.
+:class:`~spectralntk.runs.training.TrainingConfig`. ``device``, ``dtype`` and
+``threads`` say how a run executes and are not part of that configuration.
 
 A settings file is TOML, either flat or under a ``[train]`` table::
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from spectralntk.config import NetworkConfig
-from spectralntk.errors import parameter_error
+from spectralntk.errors import check_int, parameter_error
 
 __all__ = ["DEFAULTS", "load_settings_file", "merge_settings", "parse_override", "training_config"]
 
@@ -64,9 +65,10 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint_steps": [],
     "max_frequency": None,
     "ridge": 1e-6,
-    # where
+    # where and how it runs: beside the TrainingConfig, not in it (see training_config)
     "device": "cpu",
     "dtype": "float64",
+    "threads": None,  # None: spectralntk.threads.DEFAULT_THREADS; read by the commands
 }
 
 
@@ -142,6 +144,9 @@ def _as_list(name: str, value: Any) -> list[Any]:
 def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
     """(TrainingConfig, device, dtype) from merged settings; every value validated.
 
+    ``threads`` is validated too but not returned: the command reads it (it
+    changes how fast a run goes, not what it computes).
+
     Raises
     ------
     ParameterError
@@ -178,6 +183,8 @@ def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
         phases=s["phases"],
         frequency=s["frequency"],
     )
+    if s.get("threads") is not None:  # not part of the configuration; read by the command
+        check_int("threads", s["threads"], 1)
     lr = s["lr"]
     if isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr <= 0:
         raise parameter_error("lr", "a finite real number in the range (0, inf)", lr)

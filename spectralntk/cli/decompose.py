@@ -14,6 +14,7 @@ import typer
 from spectralntk.cli._common import default_run_path, plain_table, user_errors, with_progress
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_choice, check_real, parameter_error
+from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
 __all__ = ["DType", "KernelKind", "decompose_cli", "empirical_tables", "spectrum_tables"]
 
@@ -186,6 +187,9 @@ def decompose_cli(
     memory_budget: Annotated[
         float, typer.Option(help="Empirical: GiB one batch of seeds may use.")
     ] = 1.0,
+    threads: Annotated[
+        int, typer.Option(help="Compute threads (torch and BLAS).")
+    ] = DEFAULT_THREADS,
     max_frequency: Annotated[int, typer.Option(help="Analytic: largest frequency K.")] = 256,
     angles: Annotated[
         int, typer.Option(help="Analytic: points of the angle grid of the stored profiles.")
@@ -220,6 +224,7 @@ def decompose_cli(
                 "width", "given at least once for --kernel empirical (e.g. --width 500)", None
             )
         budget = check_real("memory_budget", memory_budget, 1e-6)
+        threads = resolve_threads(threads)
         config = NetworkConfig.from_dict(
             {
                 "depth": depths[0],
@@ -239,6 +244,7 @@ def decompose_cli(
         from rich.console import Console
 
         console = Console(width=120, highlight=False, soft_wrap=True)
+        set_threads(threads, import_torch=not analytic)  # the analytic kernels need no torch
         if analytic:
             from spectralntk.runs.spectrum import analytic_spectrum
 

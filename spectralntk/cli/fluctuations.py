@@ -18,6 +18,7 @@ from spectralntk.cli._common import (
     with_progress,
 )
 from spectralntk.errors import check_choice, check_real, parameter_error
+from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
 __all__ = ["fluctuations_cli", "summary_table"]
 
@@ -138,6 +139,9 @@ def fluctuations_cli(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float64",
     memory_budget: Annotated[float, typer.Option(help="GiB one batch of seeds may use.")] = 2.0,
+    threads: Annotated[
+        int, typer.Option(help="Compute threads (torch and BLAS).")
+    ] = DEFAULT_THREADS,
     out: Annotated[
         Path | None,
         typer.Option(help="Output NetCDF file. [default: runs/fluctuations-<time>.nc]"),
@@ -189,12 +193,14 @@ def fluctuations_cli(
             data_seed=data_seed,
         )
         budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
+        threads = resolve_threads(threads)
         path = check_writable(
             out if out is not None else default_run_path("fluctuations"), overwrite=overwrite
         )
         from spectralntk.nn.device import resolve_device, resolve_dtype
 
         resolve_device(device), resolve_dtype(dtype)  # fail before any work
+        set_threads(threads, import_torch=True)
         run = with_progress(
             lambda on_progress: fluctuations(
                 cfg, device=device, dtype=dtype, memory_budget=budget, on_progress=on_progress

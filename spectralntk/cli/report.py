@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from spectralntk.cli._common import default_run_path, fail, user_errors, with_progress
+from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
 __all__ = ["report_cli", "reproduce_cli"]
 
@@ -91,12 +92,16 @@ def report_cli(
     ] = Format.FOLDER,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
     svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = True,
+    threads: Annotated[
+        int, typer.Option(help="Compute threads (BLAS) of the theory the report needs.")
+    ] = DEFAULT_THREADS,
     quiet: Annotated[bool, typer.Option(help="Print only the written folder.")] = False,
 ) -> None:
     """Per-frequency report of a run: Markdown, HTML, JSON, figures (type chosen from the run)."""
     from spectralntk.reports.write import check_report_folder
 
     with user_errors():
+        set_threads(threads)
         if format_ is not Format.FOLDER and out is not None:
             raise fail(f"Invalid value for --out: --format {format_.value} writes to stdout.")
         from spectralntk.reports.sweep import is_sweep_folder
@@ -179,11 +184,14 @@ def reproduce_report(
     overwrite: bool,
     svg: bool,
     quiet: bool,
+    threads: int | None = None,
 ) -> tuple[Path, Path]:
     """Run ``preset`` (its quick variant with ``quick``), save the run, write its report.
 
     Returns (run file, report folder). The report folder is checked before the run
-    starts, so a bad ``out`` costs nothing.
+    starts, so a bad ``out`` costs nothing. The run uses ``threads`` compute threads
+    (:func:`spectralntk.threads.set_threads`; None: the default), or the
+    ``threads=N`` of ``overrides`` for a training preset.
     """
     from spectralntk.presets import preset_settings
     from spectralntk.reports.write import check_report_folder
@@ -200,6 +208,8 @@ def reproduce_report(
             preset_settings(preset, quick=quick), dict(map(parse_override, overrides or []))
         )
         cfg, device, dtype = training_config(settings)
+        if settings["threads"] is not None:  # --set threads=N, as in train
+            threads = settings["threads"]
 
         def job(on_progress: Any) -> Any:
             from spectralntk.runs.training import train
@@ -213,6 +223,7 @@ def reproduce_report(
     from spectralntk.reports.write import write_report
     from spectralntk.store.netcdf import save
 
+    set_threads(threads, import_torch=True)
     run = with_progress(job, disable=quiet)
     history = "spectralntk " + shlex.join(
         [
@@ -225,6 +236,8 @@ def reproduce_report(
         ]
     )
     ds = run.to_dataset(history=history)
+    if not quiet:
+        typer.echo(f"writing {path} and the report …", err=True)
     save(ds, path, overwrite=True)
     report = build_report(ds, path.name)
     return path, write_report(report, ds, dest, overwrite=overwrite, svg=svg)
@@ -257,10 +270,14 @@ def reproduce_cli(
         bool, typer.Option(help="Replace existing report folders (and --run).")
     ] = False,
     svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = True,
+    threads: Annotated[
+        int, typer.Option(help="Compute threads (torch and BLAS) of the runs.")
+    ] = DEFAULT_THREADS,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a preset and write its report: from nothing to a finished report in one command."""
     with user_errors():
+        threads = resolve_threads(threads)
         if all_ == (preset is not None):
             raise fail("Invalid value for PRESET: give one preset or --all (not both).")
         names = reproduce_names() if all_ else [str(preset)]
@@ -285,6 +302,7 @@ def reproduce_cli(
                 overwrite=overwrite,
                 svg=svg,
                 quiet=quiet,
+                threads=threads,
             )
             typer.echo(f"Wrote {folder} (run {path})")
         if all_:

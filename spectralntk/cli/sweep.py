@@ -61,7 +61,12 @@ def sweep_cli(
         str | None,
         typer.Option(help="Torch device of every run: cpu, cuda, cuda:N, mps or auto."),
     ] = None,
-    threads: Annotated[int, typer.Option(help="Torch threads per run.")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Compute threads (torch and BLAS) of each run. [default: [base] threads, or 1]"
+        ),
+    ] = None,
     memory_budget: Annotated[
         float | None,
         typer.Option(help="GiB one batch of seeds may use. [default: the command's]"),
@@ -85,10 +90,15 @@ def sweep_cli(
             if memory_budget is None
             else int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
         )
-        from spectralntk.sweeps.execute import check_device_name, read_index, run_sweep
+        from spectralntk.sweeps.execute import (
+            check_device_name,
+            read_index,
+            run_sweep,
+            task_threads,
+        )
 
         # Checked here too, so that a bad option fails before the progress bar starts.
-        check_int("threads", threads, 1)
+        task_threads(spec, threads)
         if workers is not None:
             check_int("workers", workers, 1)
         if device is not None:

@@ -172,6 +172,10 @@ def train_cli(
     parameterization: Annotated[str | None, typer.Option(help="ntk or standard.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = None,
     dtype: Annotated[str | None, typer.Option(help="float32 or float64.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="Compute threads (torch and BLAS). [default: 1]"),
+    ] = None,
     memory_budget: Annotated[float, typer.Option(help="GiB one batch of seeds may use.")] = 4.0,
     out: Annotated[
         Path | None, typer.Option(help="Output NetCDF file. [default: runs/train-<time>.nc]")
@@ -221,6 +225,7 @@ def train_cli(
         "parameterization": parameterization,
         "device": device,
         "dtype": dtype,
+        "threads": threads,
     }
     with user_errors():
         layers: list[dict[str, Any]] = []
@@ -245,6 +250,9 @@ def train_cli(
         from spectralntk.nn.device import resolve_device, resolve_dtype
 
         resolve_device(run_device), resolve_dtype(run_dtype)  # fail before anything else
+        from spectralntk.threads import set_threads
+
+        set_threads(settings["threads"], import_torch=True)
         from spectralntk.dynamics.predict import stability_limit
         from spectralntk.kernels.recursion import kernel_matrix
         from spectralntk.runs.training import network_at_width, train, training_inputs
@@ -299,5 +307,7 @@ def train_cli(
         from spectralntk.store.netcdf import save
 
         history = "spectralntk " + shlex.join(sys.argv[1:])
+        if not quiet:
+            typer.echo(f"writing {path} …", err=True)
         save(run.to_dataset(history=history), path, overwrite=True)
     typer.echo(str(path) if quiet else f"Wrote {path}")

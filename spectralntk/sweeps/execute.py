@@ -21,7 +21,9 @@ Without ``resume``, a folder that already holds the sweep is left alone: if ever
 run has an outcome nothing is done, otherwise :class:`SweepError` asks for
 ``resume``.
 
-Threads. A task trains with ``threads`` torch threads (default 1). A
+Threads. A task computes with ``threads`` threads, torch's and the BLAS's
+(:func:`spectralntk.threads.set_threads`; default the base's ``threads`` setting,
+else 1: a sweep's runs keep their own setting, not the default of ``train``). A
 ``LocalCluster`` gets one thread per worker process, and Dask's nanny starts
 workers with ``OMP_NUM_THREADS=1`` (and MKL/OpenBLAS likewise), so
 ``workers × threads`` is the number of cores used; more would oversubscribe
@@ -55,9 +57,12 @@ __all__ = [
     "probe_device",
     "read_index",
     "run_sweep",
+    "task_threads",
 ]
 
 INDEX_NAME = "index.json"
+#: Threads per task when neither ``threads`` nor the base's ``threads`` says.
+SWEEP_THREADS = 1
 INDEX_FORMAT = 1
 RUNS_FOLDER = "runs"
 DONE = ("finished", "diverged")
@@ -209,7 +214,7 @@ def execute_task(
     resume : bool
         Continue from the task's saved state, if there is a usable one.
     threads : int
-        Torch intra-op threads of this task.
+        Compute threads of this task (torch's intra-op threads and the BLAS).
     memory_budget : int, optional
         Bytes one batch of seeds may take (``train``'s default if None).
     flush_seconds : float
@@ -246,12 +251,11 @@ def execute_task(
             result.update(_finished_status(out))
             result["wall_s"] = time.perf_counter() - start
             return result
-        import torch
-
         from spectralntk.nn.device import resolve_device
         from spectralntk.sweeps.kinds import KINDS
+        from spectralntk.threads import set_threads
 
-        torch.set_num_threads(threads)
+        set_threads(threads, import_torch=True)
         if os.environ.get(SLOW_MALLOC_ENV):
             notes.append(
                 f"{SLOW_MALLOC_ENV} is set on this worker (Dask's nanny default): torch runs "
@@ -432,6 +436,30 @@ def _connect(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
+def task_threads(spec: SweepSpec, threads: int | None = None) -> int:
+    """Compute threads of every task of ``spec``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    threads : int, optional
+        ``--threads`` of the sweep; None: the base's ``threads`` setting, else
+        :data:`SWEEP_THREADS` (a sweep's own default, not ``train``'s).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ParameterError
+        If the count is not an int ≥ 1.
+    """
+    if threads is None:
+        threads = spec.base.get("threads")
+    return check_int("threads", SWEEP_THREADS if threads is None else threads, 1)
+
+
 def run_sweep(
     spec: SweepSpec,
     folder: str | Path,
@@ -441,7 +469,7 @@ def run_sweep(
     workers: int | None = None,
     resume: bool = False,
     device: str | None = None,
-    threads: int = 1,
+    threads: int | None = None,
     memory_budget: int | None = None,
     flush_seconds: float = 30.0,
     stop_timeout: float = 30.0,
@@ -468,8 +496,9 @@ def run_sweep(
         unless every run already has an outcome.
     device : str, optional
         Torch device of every run (default: the base's ``device`` setting).
-    threads : int
-        Torch threads per task.
+    threads : int, optional
+        Compute threads (torch and BLAS) per task (default: the base's ``threads``
+        setting, else 1; not the default of ``train``).
     memory_budget : int, optional
         Bytes one batch of seeds may take.
     flush_seconds : float
@@ -496,7 +525,7 @@ def run_sweep(
     start = time.perf_counter()
     root = Path(folder)
     run_device = check_device_name(str(device or spec.base.get("device", "cpu")))
-    threads = check_int("threads", threads, 1)
+    threads = task_threads(spec, threads)
     if workers is not None:
         workers = check_int("workers", workers, 1)
     tasks = plan_tasks(spec)

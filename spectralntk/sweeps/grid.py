@@ -75,8 +75,8 @@ __all__ = [
 
 #: Keys of the [sweep] table.
 SWEEP_KEYS = ("kind", "name", "task_gflop", "seeds_per_task")
-#: Settings that describe where a run executes, not what it computes.
-EXECUTION_KEYS = ("device",)
+#: Settings that describe where or how a run executes, not what it computes.
+EXECUTION_KEYS = ("device", "threads")
 #: Settings whose value is a list: not usable as an axis (a coordinate is a scalar).
 LIST_SETTINGS = ("frequencies", "amplitudes", "phases", "checkpoint_steps")
 DEFAULT_TASK_GFLOP = 1000.0
@@ -181,7 +181,7 @@ def _axis_values(
     the setting it fills)."""
     if axis in EXECUTION_KEYS:
         raise parameter_error(
-            key, "a setting of the runs, not where they execute (use --device)", values
+            key, f"a setting of the runs, not how they execute (use --{axis})", values
         )
     if axis in LIST_SETTINGS:
         raise parameter_error(

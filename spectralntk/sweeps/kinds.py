@@ -162,7 +162,7 @@ TRAIN = RunKind(
 # fluctuations
 # ---------------------------------------------------------------------------
 #: Settings of a ``fluctuations`` run that are not fields of FluctuationConfig.
-_FLUCTUATION_EXTRA = {"frequency": None, "device": "cpu", "dtype": "float64"}
+_FLUCTUATION_EXTRA = {"frequency": None, "device": "cpu", "dtype": "float64", "threads": None}
 #: Settings spelled as the command's options where the field is plural.
 _FLUCTUATION_NAMES = {"depths": "depth", "widths": "width"}
 
@@ -172,7 +172,8 @@ def fluctuation_defaults() -> dict[str, Any]:
 
     The fields of :class:`~spectralntk.runs.fluctuations.FluctuationConfig` (``depth``,
     ``width`` lists; ``seeds`` a count or a list; ``target`` a name), the ``default``
-    preset's depths, widths, seeds and probes, and ``frequency``, ``device``, ``dtype``.
+    preset's depths, widths, seeds and probes, and ``frequency``, ``device``, ``dtype``,
+    ``threads``.
     """
     import dataclasses
 
@@ -215,7 +216,7 @@ def _fluctuation_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fluctuation_configure(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
-    from spectralntk.errors import parameter_error
+    from spectralntk.errors import check_int, parameter_error
     from spectralntk.runs.fluctuations import FluctuationConfig
     from spectralntk.targets import make_target
 
@@ -231,6 +232,8 @@ def _fluctuation_configure(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
     if not isinstance(seeds, (range, list, tuple)):
         raise parameter_error("seeds", "a count ≥ 2 or a list of seeds", seeds)
     device, dtype, frequency = s.pop("device"), s.pop("dtype"), s.pop("frequency")
+    if (threads := s.pop("threads", None)) is not None:  # how the run executes (see execute)
+        check_int("threads", threads, 1)
     depths, widths = s.pop("depth"), s.pop("width")
     target = make_target(s.pop("target"), frequency=frequency)
     config = FluctuationConfig(
