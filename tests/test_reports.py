@@ -622,3 +622,12 @@ def test_gallery_marks_full_and_quick_runs() -> None:
         assert report_size(name, full.to_dict()) == "full"
         assert report_size(name, quick.to_dict()) == "quick"
     assert report_size("hanin-nica", {}) == "quick"
+
+
+def test_gallery_headlines_prefer_the_findings_across_widths() -> None:
+    from spectralntk.reports.gallery import headline_verdicts
+
+    verdicts = ["n = 2: a", "n = 4: b", "Drift of the empirical NTK c"]
+    verdicts.append("RelErr against the t → ∞ d")
+    assert headline_verdicts(verdicts, 3) == [verdicts[3], verdicts[2], verdicts[0]]
+    assert headline_verdicts(["x", "y"]) == ["x", "y"]

@@ -7,7 +7,30 @@ from pathlib import Path
 
 from spectralntk.reports.models import load_report
 
-__all__ = ["HEADLINE_FIGURES", "gallery_markdown", "report_size", "write_gallery_index"]
+__all__ = [
+    "HEADLINE_FIGURES",
+    "gallery_markdown",
+    "headline_verdicts",
+    "report_size",
+    "write_gallery_index",
+]
+
+#: Findings shown for a report in the index, by preference (the starts of their sentences):
+#: across widths first, then the rest in the report's order.
+HEADLINE_VERDICTS = (
+    "RelErr against the t → ∞",
+    "Target frequencies with less",
+    "Narrow networks",
+    "Drift of the empirical NTK",
+)
+
+
+def headline_verdicts(verdicts: list[str], count: int = 4) -> list[str]:
+    """Up to ``count`` findings of a report for the gallery index."""
+    first = [v for start in HEADLINE_VERDICTS for v in verdicts if v.startswith(start)]
+    rest = [v for v in verdicts if v not in first]
+    return (first + rest)[:count]
+
 
 #: Figure shown for a report in the index, by preference.
 HEADLINE_FIGURES = ("residual_heatmap", "ratio_vs_beta", "spectrum")
@@ -62,7 +85,7 @@ def gallery_markdown(root: Path, names: list[str], descriptions: dict[str, str])
         head = next((figures[n] for n in HEADLINE_FIGURES if n in figures), None)
         if head is not None:
             lines += [f"![{name}: {head.name}]({name}/{head.png})", ""]
-        lines += [f"- {v}" for v in report.verdicts[:3]]
+        lines += [f"- {v}" for v in headline_verdicts(report.verdicts)]
         lines.append("")
     return "\n".join(lines)
 
