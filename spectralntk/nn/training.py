@@ -77,9 +77,15 @@ def step_method(net: MLP, x_train: Tensor, model: str = "network") -> str:
     more than a few µrad apart: :meth:`ArcPoints.of`), else ``closed_form`` for other
     one-ReLU-layer networks, else ``layerwise``; ``linearized`` for that model.
     """
-    if check_choice("model", model, MODELS) == "linearized":
+    points = ArcPoints.of(x_train) if net.layers == 2 else None
+    return _method_for(net, points, check_choice("model", model, MODELS))
+
+
+def _method_for(net: MLP, points: ArcPoints | None, model: str) -> str:
+    """:func:`step_method` with the training points already prepared (or None)."""
+    if model == "linearized":
         return "linearized"
-    if arc_training_applies(net, ArcPoints.of(x_train) if net.layers == 2 else None):
+    if arc_training_applies(net, points):
         return "arcs"
     return "closed_form" if uses_shallow_relu(net) else "layerwise"
 
@@ -278,7 +284,8 @@ def gradient_descent(
                 return f0_eval + jvp_eval(*delta)
             return f0_train + jvp_train(*delta)
 
-    auto = step_method(net, x_train, kind)
+    circle = ArcPoints.of(x_train) if net.layers == 2 else None  # prepared once per run
+    auto = _method_for(net, circle, kind)
     if method is None:
         method = auto
     else:
@@ -291,7 +298,7 @@ def gradient_descent(
         }
         if not fits[method]:
             raise parameter_error("method", f"a step method that applies here ({auto})", method)
-    arc_points = ArcPoints.of(x_train) if method == "arcs" else None
+    arc_points = circle if method == "arcs" else None
     runs = (
         (np.zeros((count, net.width), np.int64), np.zeros((count, net.width), np.int64))
         if method == "arcs" and x_train.device.type == "cpu"
