@@ -20,6 +20,7 @@ from typing import Any
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 
 __all__ = [
+    "ARCHITECTURE_DEFAULTS",
     "NETWORK_CONSTRAINTS",
     "Activation",
     "BiasInit",
@@ -160,6 +161,23 @@ class NetworkConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> NetworkConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the key."""
         return cls(**check_fields(cls, data))
+
+
+#: The architecture options every command and the Python API share, with their one
+#: default: the fields of :class:`NetworkConfig` that ``decompose``, ``train``,
+#: ``fluctuations`` and ``sweep`` take as options of the same names. A preset may set
+#: them (the seed write-up's EXP001 turns the output bias off; Hanin & Nica's study is
+#: the standard parameterization with He initialisation and no biases); nothing else
+#: has its own default. (``depth`` is each command's study, not shared: ``decompose``
+#: takes Jacot et al.'s depth 4, ``train`` the seed experiments' one hidden layer,
+#: ``fluctuations`` its preset's grid of depths.) The output bias is on, as in Jacot et al.'s recursion, where
+#: every affine layer, the output layer included, adds σ_b² (DESIGN.md).
+ARCHITECTURE_DEFAULTS: Mapping[str, Any] = {
+    f.name: getattr(f.default, "value", f.default)
+    for f in dataclasses.fields(NetworkConfig)
+    if f.name
+    in ("activation", "weight_std", "bias_std", "bias_init", "output_bias", "parameterization")
+}
 
 
 def check_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,21 +24,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from spectralntk.config import NetworkConfig
+from spectralntk.config import ARCHITECTURE_DEFAULTS, NetworkConfig
 from spectralntk.errors import check_int, parameter_error
 
-__all__ = ["DEFAULTS", "load_settings_file", "merge_settings", "parse_override", "training_config"]
+__all__ = [
+    "DEFAULTS",
+    "depths_of",
+    "load_settings_file",
+    "merge_settings",
+    "parse_override",
+    "training_config",
+    "training_configs",
+]
 
 #: Every setting with its default. ``None``: derived (see TrainingConfig).
 DEFAULTS: dict[str, Any] = {
-    # architecture
+    # architecture: one hidden layer (the seed experiments; a list: several depths) and
+    # the defaults every command shares (spectralntk.config.ARCHITECTURE_DEFAULTS)
     "depth": 1,
-    "activation": "relu",
-    "weight_std": 1.0,
-    "bias_std": 0.1,
-    "bias_init": "normal",
-    "output_bias": False,
-    "parameterization": "ntk",
+    **ARCHITECTURE_DEFAULTS,
     # networks
     "width": [64, 1024],
     "seeds": 10,
@@ -72,12 +76,22 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _check_keys(settings: Mapping[str, Any], where: str) -> None:
+def _check_keys(settings: Mapping[str, Any], where: str, parameter: str | None = None) -> None:
+    """Raise naming ``parameter`` (default: the key) unless every key is a setting.
+
+    The error lists the valid keys (and the closest one, if any).
+    """
+    import difflib
+
     for key in settings:
         if key not in DEFAULTS:
-            close = [k for k in DEFAULTS if k.startswith(key[:3])]
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise parameter_error(key, f"a known setting{hint} in {where}", key)
+            close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise parameter_error(
+                parameter or key,
+                f"a known setting in {where} ({hint}the settings: {', '.join(DEFAULTS)})",
+                key,
+            )
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -89,7 +103,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise parameter_error("set", "of the form key=value", text)
     key, value = (part.strip() for part in text.split("=", 1))
     key = key.replace("-", "_")
-    _check_keys({key: None}, "--set")
+    _check_keys({key: None}, "--set", "set")
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
@@ -118,7 +132,7 @@ def load_settings_file(path: str | Path) -> dict[str, Any]:
         raise parameter_error("config", "a TOML table of settings", str(file))
     settings = {k.replace("-", "_"): v for k, v in table.items()}
     preset = settings.pop("preset", None)
-    _check_keys(settings, str(file))
+    _check_keys(settings, str(file), "config")
     if preset is not None:
         settings["__preset__"] = preset
     return settings
@@ -141,6 +155,25 @@ def _as_list(name: str, value: Any) -> list[Any]:
     raise parameter_error(name, "a number or a list of numbers", value)
 
 
+def depths_of(settings: Mapping[str, Any]) -> list[int]:
+    """The depths of merged settings: ``depth`` is one int or a list of distinct ints."""
+    value = settings["depth"]
+    depths = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not depths or len(set(map(repr, depths))) != len(depths):
+        raise parameter_error("depth", "one depth or distinct depths", value)
+    return [check_int("depth", d, 0) for d in depths]
+
+
+def training_configs(settings: Mapping[str, Any]) -> tuple[list[Any], str, str]:
+    """One validated TrainingConfig per depth of ``settings`` (see :func:`depths_of`)."""
+    configs = []
+    device = dtype = ""
+    for depth in depths_of(settings):
+        config, device, dtype = training_config({**settings, "depth": depth})
+        configs.append(config)
+    return configs, device, dtype
+
+
 def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
     """(TrainingConfig, device, dtype) from merged settings; every value validated.
 
@@ -157,6 +190,12 @@ def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
 
     s = dict(settings)
     _check_keys(s, "settings")
+    if isinstance(s["depth"], (list, tuple)):  # one depth per TrainingConfig
+        if len(s["depth"]) != 1:
+            raise parameter_error(
+                "depth", "one depth here (training_configs takes several)", s["depth"]
+            )
+        s["depth"] = s["depth"][0]
     widths = _as_list("width", s["width"])
     seeds = s["seeds"]
     seed_list = (

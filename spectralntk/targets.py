@@ -177,24 +177,37 @@ class Target:
                 b[k] += amp * math.cos(phase)
         return a, b
 
-    def check_resolvable(self, n_points: int) -> None:
-        """Raise unless every frequency lies below the Nyquist limit of N training points.
+    def check_resolvable(
+        self, n_points: int, *, grid: str = "training points", set_by: str = "points"
+    ) -> None:
+        """Raise unless every frequency lies below the Nyquist limit of N points.
 
         A frequency k ≥ N/2 cannot be represented on an N-point grid (at k = N/2
         sin kγ vanishes on the grid, above it aliases onto a lower frequency), so
         k < N/2 is required.
 
+        Parameters
+        ----------
+        n_points : int
+            N.
+        grid : str
+            What the N points are (``"training points"``, ``"evaluation angles"``).
+        set_by : str
+            The parameter that sets N (``points``, ``eval_points``), named in the error.
+
         Raises
         ------
         ParameterError
-            ``'frequencies'``, stating N and the limit.
+            ``'frequency'`` (sine) or ``'frequencies'``, stating N, what sets it and the
+            limit.
         """
         n = check_int("n_points", n_points, 1)
         bad = tuple(k for k in self.frequencies if 2 * k >= n)
         if bad:
             raise parameter_error(
-                "frequencies",
-                f"below the Nyquist limit N/2 = {n / 2:g} of the N = {n} training points",
+                "frequency" if self.name == "sine" else "frequencies",
+                f"below the Nyquist limit N/2 = {n / 2:g} of the N = {n} {grid} "
+                f"(N is set by {set_by})",
                 bad if len(bad) > 1 else bad[0],
             )
 

@@ -168,6 +168,23 @@ def assert_one_error_line(result, option: str, *, usage_ok: bool = False) -> str
     return line
 
 
+def override(base: list[str], *args: str) -> list[str]:
+    """``base`` with the options of ``args`` replaced by them (a repeated single-valued
+    option is an error, so a test that changes one drops it from ``base`` first)."""
+    given = {a for a in args if a.startswith("--")}
+    out, skip = [], False
+    for token in base:
+        if skip:
+            skip = False
+            if not token.startswith("--"):
+                continue
+        if token in given:
+            skip = True
+            continue
+        out.append(token)
+    return [*out, *args]
+
+
 def no_run_files(folder: Path) -> bool:
     """No file was left in the default output folder ``runs/`` (absent or empty)."""
     runs = folder / "runs"

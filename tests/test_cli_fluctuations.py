@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from test_cli import assert_one_error_line, flat, invoke, no_run_files, stdout_of
+from test_cli import assert_one_error_line, flat, invoke, no_run_files, override, stdout_of
 
 from spectralntk import load
 from spectralntk.store.schema import read_config
@@ -93,7 +93,7 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "option"), BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_input(in_tmp: Path, args: list[str], option: str) -> None:
-    result = invoke("fluctuations", *SMALL, *args)
+    result = invoke("fluctuations", *override(SMALL, *args))
     assert_one_error_line(result, option)
     assert no_run_files(in_tmp)
 

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from test_cli import assert_one_error_line, invoke, no_run_files, stdout_of
+from test_cli import assert_one_error_line, invoke, no_run_files, override, stdout_of
 
 from spectralntk import load
 from spectralntk.store.schema import read_config
@@ -85,7 +85,7 @@ def test_train_config_file_preset_and_set(in_tmp: Path) -> None:
 
 
 def test_stability_warning(in_tmp: Path) -> None:
-    result = invoke("train", *SMALL, "--lr", "300", "--out", "d.nc")
+    result = invoke("train", *override(SMALL, "--lr", "300", "--out", "d.nc"))
     assert result.exit_code == 0, result.output
     assert "exceeds the kernel-regime stability limit" in result.stderr
     assert np.all(load(in_tmp / "d.nc")["diverged"].values == 1)
@@ -96,9 +96,9 @@ BAD = [
     (["--lr", "-1"], "--lr"),
     (["--steps", "0"], "--steps"),
     (["--target", "square"], "--target"),
-    (["--frequency", "8"], "--frequencies"),
+    (["--frequency", "8"], "--frequency"),
     (["--loss", "l2"], "--loss"),
-    (["--set", "nonsense=1"], "--nonsense"),
+    (["--set", "nonsense=1"], "--set"),
     (["--set", "lr"], "--set"),
     (["--preset", "exp9"], "--preset"),
     (["--quick"], "--quick"),
@@ -110,7 +110,7 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "option"), BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_input(in_tmp: Path, args: list[str], option: str) -> None:
-    result = invoke("train", *SMALL, *args)
+    result = invoke("train", *override(SMALL, *args))
     assert_one_error_line(result, option)
     assert no_run_files(in_tmp)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from spectralntk._version import __version__
+from spectralntk.cli._common import OneValueCommand
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
 from spectralntk.cli.report import report_cli, reproduce_cli
@@ -46,12 +47,13 @@ def _root(
     """Spectral analysis of neural tangent kernels on the circle."""
 
 
-app.command("decompose")(decompose_cli)
-app.command("train")(train_cli)
-app.command("sweep")(sweep_cli)
-app.command("fluctuations")(fluctuations_cli)
-app.command("report")(report_cli)
-app.command("reproduce")(reproduce_cli)
+# Every command refuses a repeated single-valued option (OneValueCommand).
+app.command("decompose", cls=OneValueCommand)(decompose_cli)
+app.command("train", cls=OneValueCommand)(train_cli)
+app.command("sweep", cls=OneValueCommand)(sweep_cli)
+app.command("fluctuations", cls=OneValueCommand)(fluctuations_cli)
+app.command("report", cls=OneValueCommand)(report_cli)
+app.command("reproduce", cls=OneValueCommand)(reproduce_cli)
 
 
 def main() -> None:

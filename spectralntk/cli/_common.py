@@ -10,21 +10,121 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 
 from spectralntk.errors import ParameterError, SpectralNTKError
 
-__all__ = ["default_run_path", "fail", "plain_table", "user_errors", "with_progress"]
+__all__ = [
+    "OneValueCommand",
+    "default_run_path",
+    "fail",
+    "plain_table",
+    "user_errors",
+    "with_progress",
+]
 
 #: Library parameter names whose CLI option is spelled differently.
 OPTION_NAMES = {
     "fit_min_frequency": "--fit-range",
     "fit_max_frequency": "--fit-range",
+    "checkpoints": "--checkpoint-steps",
+    "depths": "--depth",
+    "widths": "--width",
 }
 
 
+def _command_options() -> dict[str, str]:
+    """Parameter name -> first flag of every option of the running command ({} outside one)."""
+    from typer._click.globals import get_current_context  # Typer vendors click
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    return {
+        str(p.name): p.opts[0]
+        for p in ctx.command.params
+        if isinstance(p, typer.core.TyperOption) and p.opts
+    }
+
+
 def option_name(parameter: str) -> str:
-    """The CLI spelling of a library parameter: ``weight_std`` -> ``--weight-std``."""
-    return OPTION_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
+    """The CLI spelling of a library parameter: ``weight_std`` -> ``--weight-std``.
+
+    Inside a command, a parameter that is none of its options is named as the setting
+    it is (``--set checkpoint_steps=…``, a ``--config`` key) rather than as an option the
+    command does not have.
+    """
+    flag = OPTION_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
+    options = _command_options()
+    if not options or flag in options.values():
+        return flag
+    if "set" in options:
+        return f"the setting {parameter!r} (--set {parameter}=…)"
+    return f"the setting {parameter!r}"
+
+
+def cli_wording(message: str, parameter: str) -> str:
+    """A library message in the command line's words.
+
+    "The 'lr' parameter must be …" becomes "must be …"; ``name='value'`` and ``'name'``
+    of the command's own parameters become ``--name value`` and ``--name``.
+    """
+    import re
+
+    message = re.sub(rf"^The {re.escape(repr(parameter))} parameter must be", "must be", message)
+    options = _command_options()
+
+    def assignment(m: re.Match[str]) -> str:
+        flag = options.get(m.group(1))
+        return f"{flag} {m.group(2)}" if flag else m.group(0)
+
+    def quoted(m: re.Match[str]) -> str:
+        return options.get(m.group(1), m.group(0))
+
+    message = re.sub(r"\b([a-z_]+)='([^']*)'", assignment, message)
+    message = re.sub(r"(?<![=\w])'([a-z][a-z_]*)'(?! instead)", quoted, message)
+    return re.sub(r"\bset by ([a-z_]+)\b", lambda m: "set by " + option_name(m.group(1)), message)
+
+
+class OneValueCommand(typer.core.TyperCommand):
+    """A command whose single-valued options may be given once: a repeat is a usage error.
+
+    Click keeps the last of repeated values silently (``train --lr 0.1 --lr 1`` would
+    train at 1); here options that take one value (``multiple`` options such as
+    ``--width`` excepted) and flags, ``--x`` and ``--no-x`` alike, count once.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        by_flag = {
+            flag: p
+            for p in self.params
+            if isinstance(p, typer.core.TyperOption)
+            for flag in (*p.opts, *p.secondary_opts)
+        }
+        seen: dict[str, str] = {}
+        expects_value = False
+        for token in args:
+            if token == "--":
+                break
+            if expects_value:
+                expects_value = False
+                continue
+            flag = token.split("=", 1)[0]
+            option = by_flag.get(flag) if token.startswith("--") else None
+            if option is None:
+                continue
+            expects_value = not option.is_flag and "=" not in token
+            if option.multiple or option.count:
+                continue
+            if option.name in seen:
+                first = seen[option.name]
+                again = "again" if first == flag else f"after {first}"
+                raise fail(
+                    f"Invalid value for {flag}: given {again}; give it once (only the "
+                    f"options whose --help says 'repeat' take several values)."
+                )
+            seen[str(option.name)] = flag
+        return super().parse_args(ctx, args)
 
 
 def fail(message: str) -> typer.Exit:
@@ -39,7 +139,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ParameterError as err:
-        raise fail(f"Invalid value for {option_name(err.parameter)}: {err}") from None
+        message = cli_wording(str(err), err.parameter)
+        raise fail(f"Invalid value for {option_name(err.parameter)}: {message}") from None
     except SpectralNTKError as err:
         raise fail(str(err)) from None
     except KeyboardInterrupt:

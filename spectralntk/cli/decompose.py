@@ -12,6 +12,17 @@ import numpy as np
 import typer
 
 from spectralntk.cli._common import default_run_path, plain_table, user_errors, with_progress
+from spectralntk.cli._inert import refuse_inert
+from spectralntk.cli._options import (
+    Activation,
+    BiasInit,
+    BiasStd,
+    Depths,
+    OutputBias,
+    Parameterization,
+    WeightStd,
+    architecture_settings,
+)
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_choice, check_real, parameter_error
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
@@ -152,27 +163,18 @@ class DType(enum.StrEnum):
 
 
 def decompose_cli(
+    ctx: typer.Context,
     kernel: Annotated[
         str,
         typer.Option(help="analytic (the infinite-width limit) or empirical (finite networks)."),
     ] = "analytic",
-    depth: Annotated[
-        list[int] | None,
-        typer.Option(help="Number of hidden layers; repeat for several depths. [default: 4]"),
-    ] = None,
-    activation: Annotated[
-        str,
-        typer.Option(help="relu, erf (closed form), tanh or gelu (Gauss–Hermite quadrature)."),
-    ] = "relu",
-    weight_std: Annotated[float, typer.Option(help="σ_w.")] = 1.0,
-    bias_std: Annotated[float, typer.Option(help="σ_b (0: no biases).")] = 0.1,
-    bias_init: Annotated[
-        str, typer.Option(help="normal (Jacot) or zero (trained from 0).")
-    ] = "normal",
-    output_bias: Annotated[bool, typer.Option(help="Bias on the output layer.")] = True,
-    parameterization: Annotated[
-        str, typer.Option(help="ntk (Jacot) or standard (needs --width).")
-    ] = "ntk",
+    depth: Depths = None,
+    activation: Activation = None,
+    weight_std: WeightStd = None,
+    bias_std: BiasStd = None,
+    bias_init: BiasInit = None,
+    output_bias: OutputBias = None,
+    parameterization: Parameterization = None,
     width: Annotated[
         list[int] | None,
         typer.Option(
@@ -225,18 +227,19 @@ def decompose_cli(
             )
         budget = check_real("memory_budget", memory_budget, 1e-6)
         threads = resolve_threads(threads)
-        config = NetworkConfig.from_dict(
+        arch = architecture_settings(
             {
-                "depth": depths[0],
                 "activation": activation,
                 "weight_std": weight_std,
                 "bias_std": bias_std,
                 "bias_init": bias_init,
                 "output_bias": output_bias,
                 "parameterization": parameterization,
-                "width": widths[0] if widths else None,
             }
         )
+        refuse_inert(ctx, "decompose", {**ctx.params, **arch})
+        arch.update(depth=depths[0], width=widths[0] if widths else None)
+        config = NetworkConfig.from_dict(arch)
         stem = "spectrum" if analytic else "empirical-spectrum"
         path = check_writable(
             out if out is not None else default_run_path(stem), overwrite=overwrite

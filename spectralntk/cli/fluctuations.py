@@ -17,6 +17,8 @@ from spectralntk.cli._common import (
     user_errors,
     with_progress,
 )
+from spectralntk.cli._inert import refuse_inert
+from spectralntk.cli._options import Activation, BiasInit, OutputBias, architecture_settings
 from spectralntk.errors import check_choice, check_real, parameter_error
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
@@ -85,6 +87,7 @@ def summary_table(run: Any) -> Any:
 
 
 def fluctuations_cli(
+    ctx: typer.Context,
     depth: Annotated[
         list[int] | None,
         typer.Option(help="Hidden layers; repeat for several. [default: 4 8 16]"),
@@ -108,14 +111,21 @@ def fluctuations_cli(
     quick: Annotated[
         bool, typer.Option(help="Small sweep in seconds (depths 2 4 8, widths 32 64, 8 seeds).")
     ] = False,
-    activation: Annotated[str, typer.Option(help="relu, erf, tanh or gelu.")] = "relu",
+    activation: Activation = None,
     parameterization: Annotated[
-        str, typer.Option(help="standard (Hanin–Nica, the default) or ntk.")
-    ] = "standard",
-    weight_std: Annotated[float, typer.Option(help="σ_w (√2: He).")] = 2.0**0.5,
-    bias_std: Annotated[float, typer.Option(help="σ_b (0: no biases).")] = 0.0,
-    bias_init: Annotated[str, typer.Option(help="zero (trained from 0) or normal.")] = "zero",
-    output_bias: Annotated[bool, typer.Option(help="Bias on the output layer.")] = False,
+        str | None,
+        typer.Option(
+            help="ntk (Jacot) or standard (W ~ N(0, σ_w²/n)). [default: the preset's: standard]"
+        ),
+    ] = None,
+    weight_std: Annotated[
+        float | None, typer.Option(help="σ_w. [default: the preset's: √2, He]")
+    ] = None,
+    bias_std: Annotated[
+        float | None, typer.Option(help="σ_b (0: no biases). [default: the preset's: 0]")
+    ] = None,
+    bias_init: BiasInit = None,
+    output_bias: OutputBias = None,
     first_step_size: Annotated[
         float, typer.Option(help="η·Θ(x0,x0) of the one-example step.")
     ] = 1.0,
@@ -164,6 +174,18 @@ def fluctuations_cli(
         from spectralntk.targets import make_target
 
         base = FLUCTUATION_PRESETS[check_choice("preset", name, PRESET_NAMES)]
+        arch = architecture_settings(
+            base,
+            {
+                "activation": activation,
+                "parameterization": parameterization,
+                "weight_std": weight_std,
+                "bias_std": bias_std,
+                "bias_init": bias_init,
+                "output_bias": output_bias,
+            },
+        )
+        refuse_inert(ctx, "fluctuations", {**ctx.params, **arch})
         count = base["seeds"] if seeds is None else seeds
         if not isinstance(count, int) or count < 2:
             raise parameter_error(
@@ -174,12 +196,7 @@ def fluctuations_cli(
             widths=tuple(width) if width else base["widths"],
             seeds=tuple(range(count)),
             probes=base["probes"] if probes is None else probes,
-            activation=activation,
-            parameterization=parameterization,
-            weight_std=weight_std,
-            bias_std=bias_std,
-            bias_init=bias_init,
-            output_bias=output_bias,
+            **arch,
             first_step_size=first_step_size,
             bootstrap=bootstrap,
             confidence=confidence,

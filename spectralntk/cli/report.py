@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from spectralntk.cli._common import default_run_path, fail, user_errors, with_progress
+from spectralntk.cli._inert import refuse_inert
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
 __all__ = ["report_cli", "reproduce_cli"]
@@ -42,9 +43,17 @@ def _stdout(report: Any, ds: Any, fmt: Format) -> str:
 
 
 def _report_sweep(
-    folder: Path, out: Path | None, fmt: Format, *, overwrite: bool, svg: bool, quiet: bool
+    folder: Any,
+    out: Path | None,
+    fmt: Format,
+    *,
+    overwrite: bool,
+    svg: bool,
+    quiet: bool,
+    name: str | None = None,
 ) -> None:
-    """``report`` of a sweep folder: a report per grid point (folder) or a JSON array."""
+    """``report`` of a sweep folder (or a run file with several runs, ``folder`` its
+    combined Dataset and ``name`` its stem): a report per grid point, or a JSON array."""
     import json
 
     from spectralntk.reports.render import render_json
@@ -62,7 +71,7 @@ def _report_sweep(
             f"Invalid value for --format: a sweep folder is reported as 'folder' or 'json'. "
             f"Got {fmt.value!r} instead."
         )
-    dest = out if out is not None else Path("reports") / folder.name
+    dest = out if out is not None else Path("reports") / (name or folder.name)
     written, entries = write_sweep_report(folder, dest, overwrite=overwrite, svg=svg)
     if not quiet:
         for entry in entries:
@@ -71,6 +80,7 @@ def _report_sweep(
 
 
 def report_cli(
+    ctx: typer.Context,
     run: Annotated[
         Path,
         typer.Argument(
@@ -101,6 +111,7 @@ def report_cli(
     from spectralntk.reports.write import check_report_folder
 
     with user_errors():
+        refuse_inert(ctx, "report", ctx.params)
         set_threads(threads)
         if format_ is not Format.FOLDER and out is not None:
             raise fail(f"Invalid value for --out: --format {format_.value} writes to stdout.")
@@ -111,8 +122,14 @@ def report_cli(
             return
         from spectralntk.reports.build import build_report
         from spectralntk.store.netcdf import load
+        from spectralntk.store.schema import ATTR_SWEEP_DIMS
 
         ds = load(run)
+        if ds.attrs.get(ATTR_SWEEP_DIMS):  # several runs in one file (train --depth 1 --depth 2)
+            _report_sweep(
+                ds, out, format_, overwrite=overwrite, svg=svg, quiet=quiet, name=run.stem
+            )
+            return
         report = build_report(ds, run.name)
         dest = None
         if format_ is Format.FOLDER:

@@ -18,6 +18,15 @@ from spectralntk.cli._common import (
     user_errors,
     with_progress,
 )
+from spectralntk.cli._inert import refuse_inert
+from spectralntk.cli._options import (
+    Activation,
+    BiasInit,
+    BiasStd,
+    OutputBias,
+    Parameterization,
+    WeightStd,
+)
 from spectralntk.errors import check_real
 
 __all__ = ["summary_tables", "train_cli"]
@@ -77,6 +86,51 @@ def summary_tables(run: Any) -> list[Any]:
     return out
 
 
+def _stability(cfg: Any, *, quiet: bool, label: str = "") -> None:
+    """Print η against the kernel-regime limit η_max = 2/(c·μ_max) (stderr; a warning if over)."""
+    from spectralntk.dynamics.predict import stability_limit
+    from spectralntk.kernels.recursion import kernel_matrix
+    from spectralntk.runs.training import network_at_width, training_inputs
+
+    x, _, _ = training_inputs(cfg)
+    widest = network_at_width(cfg, cfg.widths[-1])
+    mu_max = float(np.linalg.eigvalsh(kernel_matrix(widest, x).ntk)[-1])
+    limit = stability_limit(mu_max, cfg.loss, cfg.points)
+    if not quiet:
+        typer.echo(
+            f"{label}stability: η = {cfg.lr:g}, η_max = 2/(c·μ_max) = {limit:.4g} "
+            f"(loss {cfg.loss}, N = {cfg.points})",
+            err=True,
+        )
+    if cfg.lr > limit:
+        typer.echo(
+            f"warning: {label}η = {cfg.lr:g} exceeds the kernel-regime stability limit "
+            f"{limit:.4g}; the linearized dynamics diverge and wide networks may too",
+            err=True,
+        )
+
+
+def depth_summaries(ds: Any) -> list[Any]:
+    """:func:`summary_tables` of each depth of a several-depth run Dataset (pure)."""
+    from types import SimpleNamespace
+
+    from rich.text import Text
+
+    from spectralntk.runs.training import TrainingConfig
+    from spectralntk.store.schema import read_config
+    from spectralntk.sweeps.combine import sweep_points
+
+    out: list[Any] = []
+    for point, one in sweep_points(ds):
+        run = SimpleNamespace(
+            config=TrainingConfig.from_dict(read_config(one)),
+            arrays={name: one[name].values for name in one.data_vars},
+        )
+        out.append(Text(f"depth {point['depth']}", style="bold"))
+        out += summary_tables(run)
+    return out
+
+
 class _StopFlag:
     """First Ctrl-C asks the run to stop at the next step boundary; a second one aborts."""
 
@@ -93,6 +147,7 @@ class _StopFlag:
 
 
 def train_cli(
+    ctx: typer.Context,
     preset: Annotated[
         str | None, typer.Option(help="Experiment of EXPERIMENTS.md (exp2.1 … rahaman).")
     ] = None,
@@ -105,7 +160,12 @@ def train_cli(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a setting: key=value (TOML value).")
     ] = None,
-    depth: Annotated[int | None, typer.Option(help="Hidden layers. [default: 1]")] = None,
+    depth: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="Hidden layers; repeat for several (the run gets a depth dimension). [default: 1]"
+        ),
+    ] = None,
     width: Annotated[
         list[int] | None, typer.Option(help="Hidden width; repeat for several. [default: 64 1024]")
     ] = None,
@@ -159,17 +219,12 @@ def train_cli(
     ] = None,
     max_frequency: Annotated[int | None, typer.Option(help="Residual modes k = 0..K.")] = None,
     data_seed: Annotated[int | None, typer.Option(help="Seed of inputs and label noise.")] = None,
-    activation: Annotated[str | None, typer.Option(help="relu, erf, tanh, gelu.")] = None,
-    weight_std: Annotated[float | None, typer.Option(help="σ_w.")] = None,
-    bias_std: Annotated[float | None, typer.Option(help="σ_b (0: no biases).")] = None,
-    bias_init: Annotated[str | None, typer.Option(help="normal or zero.")] = None,
-    output_bias: Annotated[
-        bool | None,
-        typer.Option(
-            "--output-bias/--no-output-bias", help="Bias on the output layer. [default: no]"
-        ),
-    ] = None,
-    parameterization: Annotated[str | None, typer.Option(help="ntk or standard.")] = None,
+    activation: Activation = None,
+    weight_std: WeightStd = None,
+    bias_std: BiasStd = None,
+    bias_init: BiasInit = None,
+    output_bias: OutputBias = None,
+    parameterization: Parameterization = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = None,
     dtype: Annotated[str | None, typer.Option(help="float32 or float64.")] = None,
     threads: Annotated[
@@ -186,11 +241,12 @@ def train_cli(
 ) -> None:
     """Train MLPs by full-batch gradient descent; track the residual per frequency vs NTK theory."""
     from spectralntk.presets import preset_settings
+    from spectralntk.runs.depths import state_path
     from spectralntk.settings import (
         load_settings_file,
         merge_settings,
         parse_override,
-        training_config,
+        training_configs,
     )
     from spectralntk.store.paths import check_writable
 
@@ -240,74 +296,83 @@ def train_cli(
         layers += [from_file, {k: v for k, v in given.items() if v is not None}]
         layers.append(dict(parse_override(text) for text in set_ or []))
         settings = merge_settings(*layers)
-        cfg, run_device, run_dtype = training_config(settings)
+        refuse_inert(ctx, "train", {**settings, "quiet": quiet})
+        configs, run_device, run_dtype = training_configs(settings)
         budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
         path = out if out is not None else default_run_path("train")
         if resume and out is None:
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")
         path = check_writable(path, overwrite=overwrite or resume)
-        state = path.with_name(path.name + ".state.pt")
+        several = len(configs) > 1
+        state = state_path(path)
         from spectralntk.nn.device import resolve_device, resolve_dtype
 
         resolve_device(run_device), resolve_dtype(run_dtype)  # fail before anything else
         from spectralntk.threads import set_threads
 
         set_threads(settings["threads"], import_torch=True)
-        from spectralntk.dynamics.predict import stability_limit
-        from spectralntk.kernels.recursion import kernel_matrix
-        from spectralntk.runs.training import network_at_width, train, training_inputs
-
-        # Stability before training: η_max = 2/(c·μ_max) of the analytic NTK.
-        x, _, _ = training_inputs(cfg)
-        widest = network_at_width(cfg, cfg.widths[-1])
-        mu_max = float(np.linalg.eigvalsh(kernel_matrix(widest, x).ntk)[-1])
-        limit = stability_limit(mu_max, cfg.loss, cfg.points)
-        typer.echo(
-            f"stability: η = {cfg.lr:g}, η_max = 2/(c·μ_max) = {limit:.4g} "
-            f"(loss {cfg.loss}, N = {cfg.points})",
-            err=True,
-        )
-        if cfg.lr > limit:
-            typer.echo(
-                f"warning: η = {cfg.lr:g} exceeds the kernel-regime stability limit {limit:.4g}; "
-                "the linearized dynamics diverge and wide networks may too",
-                err=True,
-            )
+        for cfg in configs:
+            _stability(cfg, quiet=quiet, label=f"depth {cfg.network.depth}: " if several else "")
+        history = "spectralntk " + shlex.join(sys.argv[1:])
         stop = _StopFlag()
         previous = signal.signal(signal.SIGINT, stop.handler)
+        options = {
+            "device": run_device,
+            "dtype": run_dtype,
+            "should_stop": stop,
+            "memory_budget": budget,
+        }
         try:
-            run = with_progress(
-                lambda on_progress: train(
-                    cfg,
-                    device=run_device,
-                    dtype=run_dtype,
-                    state_path=state,
-                    resume=resume,
-                    should_stop=stop,
-                    on_progress=on_progress,
-                    memory_budget=budget,
-                ),
-                disable=quiet,
-            )
+            if several:
+                from spectralntk.runs.depths import train_depths
+
+                result = with_progress(
+                    lambda on_progress: train_depths(
+                        configs,
+                        path,
+                        history=history,
+                        resume=resume,
+                        on_progress=on_progress,
+                        **options,
+                    ),
+                    disable=quiet,
+                )
+            else:
+                from spectralntk.runs.training import train
+
+                result = with_progress(
+                    lambda on_progress: train(
+                        configs[0],
+                        state_path=state,
+                        resume=resume,
+                        on_progress=on_progress,
+                        **options,
+                    ),
+                    disable=quiet,
+                )
         finally:
             signal.signal(signal.SIGINT, previous)
-        if run is None:
+        if result is None:
+            where = f"{path.parent}/.{path.name}.depth-*" if several else str(state)
             typer.echo(
-                f"Interrupted: progress kept in {state}; continue with the same options and "
+                f"Interrupted: progress kept in {where}; continue with the same options and "
                 f"--out {path} --resume",
                 err=True,
             )
             raise typer.Exit(130)
+        from spectralntk.store.netcdf import save
+
+        ds = result if several else result.to_dataset(history=history)
         if not quiet:
             from rich.console import Console
 
             console = Console(width=140, highlight=False, soft_wrap=True)
-            for item in summary_tables(run):
+            for item in summary_tables(result) if not several else depth_summaries(ds):
                 console.print(item)
-        from spectralntk.store.netcdf import save
-
-        history = "spectralntk " + shlex.join(sys.argv[1:])
-        if not quiet:
             typer.echo(f"writing {path} …", err=True)
-        save(run.to_dataset(history=history), path, overwrite=True)
+        save(ds, path, overwrite=True)
+        if several:
+            from spectralntk.runs.depths import remove_parts
+
+            remove_parts(path, [c.network.depth for c in configs])
     typer.echo(str(path) if quiet else f"Wrote {path}")

@@ -40,22 +40,34 @@ def point_name(point: Mapping[str, Any]) -> str:
     return ",".join(parts) or "point"
 
 
-def sweep_reports(folder: str | os.PathLike[str]) -> Iterator[tuple[dict[str, Any], Any, Any]]:
-    """``(point, report, run Dataset)`` for every finished grid point of a sweep folder.
+def _combined(source: Any) -> tuple[Any, str]:
+    """(combined Dataset, name) of a sweep folder or of a combined Dataset (a run file with
+    sweep dimensions, such as ``train --depth 1 --depth 2`` writes)."""
+    if hasattr(source, "data_vars"):
+        return source, str(source.attrs.get("spectralntk_sweep_name", "runs"))
+    from spectralntk import open_sweep
+
+    return open_sweep(Path(source)).load(), Path(source).name
+
+
+def sweep_reports(folder: Any) -> Iterator[tuple[dict[str, Any], Any, Any]]:
+    """``(point, report, run Dataset)`` for every finished grid point of a sweep.
+
+    ``folder``: a sweep folder, or a combined Dataset with sweep dimensions.
 
     Raises
     ------
     RunFileError
         If the sweep has no finished run yet.
     """
-    from spectralntk import open_sweep, sweep_points
+    from spectralntk import sweep_points
     from spectralntk.reports.build import build_report
 
-    ds = open_sweep(Path(folder)).load()
+    ds, name = _combined(folder)
     found = False
     for point, run in sweep_points(ds):
         found = True
-        yield point, build_report(run, f"{Path(folder).name}/{point_name(point)}"), run
+        yield point, build_report(run, f"{name}/{point_name(point)}"), run
     if not found:
         raise RunFileError(f"Sweep folder '{folder}' has no finished run to report")
 
@@ -76,7 +88,7 @@ def _index_markdown(name: str, entries: list[dict[str, Any]]) -> str:
 
 
 def write_sweep_report(
-    folder: str | os.PathLike[str],
+    folder: Any,
     out: str | os.PathLike[str],
     *,
     overwrite: bool = False,
@@ -120,9 +132,11 @@ def write_sweep_report(
                     "verdicts": list(report.verdicts),
                 }
             )
-        name = Path(folder).name
+        combined = hasattr(folder, "data_vars")
+        name = _combined(folder)[1] if combined else Path(folder).name
         write_bytes(stage / "README.md", _index_markdown(name, entries).encode())
-        document = {"sweep": str(Path(folder).absolute()), "points": entries}
+        origin = name if combined else str(Path(folder).absolute())
+        document = {"sweep": origin, "points": entries}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         write_bytes(stage / SWEEP_INDEX, text.encode())
 

@@ -41,25 +41,58 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spectralntk.config import NetworkConfig, check_fields
+from spectralntk.config import ARCHITECTURE_DEFAULTS, NetworkConfig, check_fields
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 from spectralntk.fluctuations import as_probe_angles
 from spectralntk.targets import Target, make_target
 
-__all__ = ["FLUCTUATION_PRESETS", "FluctuationConfig", "FluctuationRun", "fluctuations"]
+__all__ = [
+    "FLUCTUATION_PRESETS",
+    "HANIN_NICA_ARCHITECTURE",
+    "FluctuationConfig",
+    "FluctuationRun",
+    "fluctuations",
+]
 
 FloatArray = NDArray[np.float64]
 
+#: Hanin & Nica's setting (and the seed author's study): ReLU in the standard
+#: parameterization with He initialisation σ_w² = 2 and no biases. Every preset below
+#: measures it; the architecture options override it, and without a preset
+#: (:class:`FluctuationConfig` in Python) the shared defaults apply
+#: (:data:`spectralntk.config.ARCHITECTURE_DEFAULTS`).
+HANIN_NICA_ARCHITECTURE: dict[str, Any] = {
+    "activation": "relu",
+    "parameterization": "standard",
+    "weight_std": math.sqrt(2.0),
+    "bias_std": 0.0,
+    "bias_init": "zero",
+    "output_bias": False,
+}
+
 #: Named sweeps: the issue's default, the seed author's study and a quick variant.
 FLUCTUATION_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"depths": (4, 8, 16), "widths": (256, 512, 1024), "seeds": 20, "probes": 64},
+    "default": {
+        "depths": (4, 8, 16),
+        "widths": (256, 512, 1024),
+        "seeds": 20,
+        "probes": 64,
+        **HANIN_NICA_ARCHITECTURE,
+    },
     "hanin-nica": {
         "depths": (4, 8, 16, 32, 64),
         "widths": (256, 512, 1024),
         "seeds": 20,
         "probes": 64,
+        **HANIN_NICA_ARCHITECTURE,
     },
-    "quick": {"depths": (2, 4, 8), "widths": (32, 64), "seeds": 8, "probes": 16},
+    "quick": {
+        "depths": (2, 4, 8),
+        "widths": (32, 64),
+        "seeds": 8,
+        "probes": 16,
+        **HANIN_NICA_ARCHITECTURE,
+    },
 }
 
 
@@ -83,9 +116,11 @@ class FluctuationConfig:
     probes : int
         P ≥ 1 probe points 2πp/P on the circle; p = 0 is the single training example.
     activation, parameterization, weight_std, bias_std, bias_init, output_bias
-        Architecture (:class:`~spectralntk.config.NetworkConfig`). Defaults: the seed
-        author's study and Hanin & Nica's setting, ReLU in the standard parameterization
-        with He initialisation σ_w² = 2 and no biases.
+        Architecture (:class:`~spectralntk.config.NetworkConfig`). Defaults: the shared
+        :data:`~spectralntk.config.ARCHITECTURE_DEFAULTS`; Hanin & Nica's setting (the
+        standard parameterization with He initialisation σ_w² = 2 and no biases) is
+        :data:`HANIN_NICA_ARCHITECTURE`, which every preset of
+        :data:`FLUCTUATION_PRESETS` sets.
     first_step_size : float
         η·Θ(x_0, x_0) of the single-example step (> 0).
     bootstrap : int
@@ -108,12 +143,12 @@ class FluctuationConfig:
     widths: tuple[int, ...]
     seeds: tuple[int, ...]
     probes: int = 64
-    activation: str = "relu"
-    parameterization: str = "standard"
-    weight_std: float = math.sqrt(2.0)
-    bias_std: float = 0.0
-    bias_init: str = "zero"
-    output_bias: bool = False
+    activation: str = ARCHITECTURE_DEFAULTS["activation"]
+    parameterization: str = ARCHITECTURE_DEFAULTS["parameterization"]
+    weight_std: float = ARCHITECTURE_DEFAULTS["weight_std"]
+    bias_std: float = ARCHITECTURE_DEFAULTS["bias_std"]
+    bias_init: str = ARCHITECTURE_DEFAULTS["bias_init"]
+    output_bias: bool = ARCHITECTURE_DEFAULTS["output_bias"]
     first_step_size: float = 1.0
     bootstrap: int = 1000
     confidence: float = 0.95

@@ -169,8 +169,10 @@ class TrainingConfig:
             put("max_frequency", min(64, limit))
         if self.inputs == "grid":
             self.target.check_resolvable(self.points)
-        else:
-            self.target.check_resolvable(self.eval_points)
+        else:  # the inputs are drawn from (random) or fitted on (gaussian) the eval grid
+            self.target.check_resolvable(
+                self.eval_points, grid="evaluation angles", set_by="eval_points"
+            )
         put("max_frequency", check_int("max_frequency", self.max_frequency, 0, limit))
 
     @property

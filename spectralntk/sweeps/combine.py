@@ -41,7 +41,7 @@ import numpy as np
 from spectralntk.store import schema
 from spectralntk.sweeps.execute import DONE, SweepError, read_index
 
-__all__ = ["ATTR_SWEEP_DIMS", "STATUS_FLAGS", "open_sweep", "sweep_points"]
+__all__ = ["ATTR_SWEEP_DIMS", "STATUS_FLAGS", "open_sweep", "stack_runs", "sweep_points"]
 
 ATTR_SWEEP_DIMS = schema.ATTR_SWEEP_DIMS
 ATTR_SWEEP_NAME = "spectralntk_sweep_name"
@@ -313,6 +313,67 @@ def open_sweep(folder: str | Path, *, chunks: Any = None) -> Any:
     attrs[ATTR_SWEEP_DIMS] = " ".join(names)
     attrs[ATTR_SWEEP_NAME] = str(index["name"])
     attrs[ATTR_SWEEP_PADDED] = " ".join(padded)
+    combined.attrs = attrs
+    return schema.validate(combined)
+
+
+def stack_runs(axis: str, runs: Mapping[Any, Any], *, title: str, history: str) -> Any:
+    """Finished runs of one run type that differ in one setting, as one Dataset.
+
+    The layout is that of :func:`open_sweep` over the single axis ``axis`` (a leading
+    dimension of that name, ``run_status`` all finished, ``run_attrs`` the runs' own
+    global attributes), so :func:`sweep_points` gives the runs back and every reader
+    of sweeps reads it. ``spectralntk train --depth 1 --depth 2`` writes its depths so.
+
+    Parameters
+    ----------
+    axis : str
+        The varied setting (``depth``); its dimension name is :func:`sweep_dim_name`.
+    runs : mapping
+        Setting value -> validated run Dataset; the runs share every other dimension.
+    title, history : str
+        The global ``title`` and ``history`` of the result.
+    """
+    import xarray as xr
+
+    name = sweep_dim_name(axis)
+    values = list(runs)
+    datasets = list(runs.values())
+    first = datasets[0]
+    combined = xr.concat(
+        datasets,
+        dim=name,
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        combine_attrs="drop_conflicts",
+    )
+    combined = combined.assign_coords(_axis_coords([name], {name: values}))
+    combined = combined.transpose(name, ...)
+    combined["run_status"] = xr.Variable(
+        (name, schema.WIDTH),
+        np.zeros((len(values), first.sizes[schema.WIDTH]), np.int8),
+        {
+            "long_name": "outcome of the run of this setting and width",
+            "units": "1",
+            "flag_values": np.arange(len(STATUS_FLAGS), dtype=np.int8),
+            "flag_meanings": " ".join(STATUS_FLAGS),
+        },
+    )
+    combined["run_attrs"] = xr.Variable(
+        (name,),
+        np.asarray([_attrs_json(ds.attrs) for ds in datasets], dtype=object),
+        {"long_name": f"global attributes of the run at this {axis} (JSON)", "units": "1"},
+    )
+    attrs = {k: first.attrs[k] for k in _GLOBAL_KEEP if k in first.attrs}
+    attrs.update({k: v for k, v in combined.attrs.items() if k not in attrs})
+    attrs[schema.ATTR_TITLE] = title
+    attrs[schema.ATTR_HISTORY] = history
+    attrs[schema.ATTR_CONFIG] = first.attrs.get(schema.ATTR_CONFIG, schema.dump_config({}))
+    attrs[ATTR_SWEEP_DIMS] = name
+    attrs[ATTR_SWEEP_NAME] = f"{axis} " + " ".join(map(str, values))
+    attrs[ATTR_SWEEP_PADDED] = ""
     combined.attrs = attrs
     return schema.validate(combined)
 
