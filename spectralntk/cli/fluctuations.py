@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from spectralntk.cli._common import (
@@ -22,7 +22,7 @@ from spectralntk.cli._options import Activation, BiasInit, OutputBias, architect
 from spectralntk.errors import check_choice, check_real, parameter_error
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
-__all__ = ["fluctuations_cli", "summary_table"]
+__all__ = ["fluctuations_cli", "report_table", "summary_table"]
 
 PRESET_NAMES = ("default", "hanin-nica", "quick")
 
@@ -30,13 +30,29 @@ PRESET_NAMES = ("default", "hanin-nica", "quick")
 def summary_table(run: Any) -> Any:
     """A rich table of a :class:`~spectralntk.runs.fluctuations.FluctuationRun` (pure).
 
+    The numbers are the run's fluctuation report's
+    (:func:`spectralntk.reports.fluctuation.fluctuation_report`, one source of truth with
+    ``spectralntk report``); see :func:`report_table`.
+    """
+    from spectralntk.reports.fluctuation import fluctuation_report
+
+    return report_table(fluctuation_report(run.to_dataset()), run.config)
+
+
+def report_table(report: Any, cfg: Any) -> Any:
+    """A rich table of a :class:`~spectralntk.reports.models.FluctuationReport`.
+
     One row per (depth, width): β; the mean of K(x, x) over seeds and probes ± its
     standard error next to the exact finite-width mean; E[K²]/E[K]² with its bootstrap
-    interval next to exp(5β) and the first-order (small-β) prediction; the mean relative
-    spread of the profile K(x0, x(γ)) over seeds; the first-step relative change of
-    K(x0, x0) with its interval next to (dβ/n0)exp(5β); with training, the median drift.
+    interval next to exp(5β) and the first-order (small-β) prediction; the relative
+    spread of the profile K(x0, x(γ)) over seeds (median over angles); the first-step
+    relative change of K(x0, x0) with its interval next to (dβ/n0)exp(5β); with
+    training, the median drift. ``cfg`` (the run's configuration) gives the title only.
     """
-    cfg, a = run.config, run.arrays
+
+    def g(value: float | None, spec: str) -> str:
+        return "—" if value is None else format(value, spec)
+
     columns = [
         "depth",
         "width",
@@ -50,39 +66,34 @@ def summary_table(run: Any) -> Any:
         "ΔK/K one step [CI]",
         "(dβ/n0)e^{5β}",
     ]
-    training = cfg.steps > 0
+    training = report.steps > 0
     if training:
-        columns.append(f"drift at T={cfg.steps}")
+        columns.append(f"drift at T={report.steps}")
     table = plain_table(
         f"NTK fluctuations: {len(cfg.seeds)} seeds × {cfg.probes} probe points, "
         f"{cfg.parameterization} parameterization, σ_w = {cfg.weight_std:.4g}, "
         f"{int(100 * cfg.confidence)}% bootstrap intervals over seeds",
         columns,
     )
-    for i, depth in enumerate(cfg.depths):
-        for j, width in enumerate(cfg.widths):
-            exact = a["exact_ntk_diagonal_mean"][i, j]
-            small = a["small_beta_log_second_moment"][i, j]
-            row = [
-                str(depth),
-                str(width),
-                f"{a['beta'][i, j]:.4f}",
-                f"{a['ntk_diagonal_mean'][i, j]:.5g} ± {a['ntk_diagonal_mean_stderr'][i, j]:.2g}",
-                "—" if np.isnan(exact) else f"{exact:.5g}",
-                f"{a['normalized_second_moment'][i, j]:.4f} "
-                f"[{a['normalized_second_moment_low'][i, j]:.4f}, "
-                f"{a['normalized_second_moment_high'][i, j]:.4f}]",
-                f"{a['hanin_nica_second_moment'][i, j]:.4f}",
-                "—" if np.isnan(small) else f"{np.exp(small):.4f}",
-                f"{np.nanmean(a['ntk_profile_relative_spread'][i, j]):.4f}",
-                f"{a['first_step_relative_change'][i, j]:+.4f} "
-                f"[{a['first_step_relative_change_low'][i, j]:+.4f}, "
-                f"{a['first_step_relative_change_high'][i, j]:+.4f}]",
-                f"{a['first_step_prediction'][i, j]:.4f}",
-            ]
-            if training:
-                row.append(f"{np.nanmedian(a['training_kernel_drift'][i, j]):.4f}")
-            table.add_row(*row)
+    for c in report.cells:
+        small = c.small_beta_log_ratio
+        row = [
+            str(c.depth),
+            str(c.width),
+            f"{c.beta:.4f}",
+            f"{g(c.ntk_diagonal_mean, '.5g')} ± {g(c.ntk_diagonal_mean_stderr, '.2g')}",
+            g(c.exact_ntk_diagonal_mean, ".5g"),
+            f"{g(c.ratio, '.4f')} [{g(c.ratio_low, '.4f')}, {g(c.ratio_high, '.4f')}]",
+            g(c.exp_5beta, ".4f"),
+            "—" if small is None else f"{math.exp(small):.4f}",
+            g(c.profile_spread, ".4f"),
+            f"{g(c.first_step_change, '+.4f')} [{g(c.first_step_change_low, '+.4f')}, "
+            f"{g(c.first_step_change_high, '+.4f')}]",
+            g(c.first_step_prediction, ".4f"),
+        ]
+        if training:
+            row.append("—" if c.drift is None else g(c.drift.median, ".4f"))
+        table.add_row(*row)
     return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,61 +30,73 @@ from spectralntk.cli._options import (
 )
 from spectralntk.errors import check_real
 
-__all__ = ["summary_tables", "train_cli"]
+__all__ = ["report_summary", "summary_tables", "train_cli"]
 
 
-def summary_tables(run: Any) -> list[Any]:
-    """Rich renderables summarising a :class:`~spectralntk.runs.training.TrainingRun` (pure).
+def report_summary(report: Any) -> list[Any]:
+    """Rich renderables summarising a :class:`~spectralntk.reports.models.ConvergenceReport`.
 
-    For each target frequency: μ_k/N of the analytic Gram on the training points
-    (the eigenvalue that carries the mode; grid inputs) or the analytic λ_k, and per
-    width the residual fraction of that mode left at the last step, predicted
-    (discrete (1 − cημ)^t from each seed's own initial residual) and measured,
-    as medians over seeds; then RelErr against the NTK predictor and kernel drift.
+    Every number is the report's (one source of truth with ``spectralntk report``): per
+    target frequency the analytic λ_k and, per width, the share of the mode left at the
+    last step, predicted (the run's (1 − cηK)^t from each seed's own initial residual) and
+    measured, as medians over the seeds that did not diverge (a share above 10 reads
+    "> 10 (diverges)"); then per width RelErr against the NTK predictor, kernel drift and
+    whether the kernel regime holds, or the step at which every seed diverged.
     """
     from rich.text import Text
 
-    from spectralntk.spectral.decomposition import circle_spectrum
+    from spectralntk.reports.render import share_text
 
-    cfg = run.config
-    arrays = run.arrays
-    freqs = [k for k in cfg.target.frequencies if k <= cfg.k_max]
-    lam = circle_spectrum(cfg.network.replace(width=cfg.widths[0]), max(freqs, default=0))
+    dead = {w.width for w in report.widths if w.diverged_seeds >= w.seeds}
+    widths = [w.width for w in report.widths]
     table = plain_table(
-        f"residual left at step {cfg.steps} per target frequency (median over "
-        f"{len(cfg.seeds)} seeds): predicted (1 − cημ)^t / measured",
-        ["k", "analytic λ_k"] + [f"n = {w}" for w in cfg.widths],
+        f"residual left at step {report.steps} per target frequency (median over the "
+        "seeds that did not diverge): predicted (1 − cημ)^t / measured",
+        ["k", "analytic λ_k"] + [f"n = {w}" for w in widths],
     )
-
-    def amplitude(prefix: str) -> Any:
-        return np.hypot(arrays[f"{prefix}_cos"], arrays[f"{prefix}_sin"])  # (W, S, T, F)
-
-    measured, predicted = amplitude("residual"), amplitude("predicted_residual")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_frac = measured[..., -1, :] / measured[..., 0, :]
-        p_frac = predicted[..., -1, :] / predicted[..., 0, :]
-    for k in freqs:
-        cells = [str(k), f"{lam.eigenvalues.ntk[k]:.3e}"]
-        for j in range(len(cfg.widths)):
+    for k in sorted({r.frequency for r in report.rows}):
+        rows = {r.width: r for r in report.rows if r.frequency == k}
+        lam = rows[widths[0]].analytic_eigenvalue
+        cells = [str(k), "—" if lam is None else f"{lam:.3e}"]
+        for w in widths:
+            r = rows[w]
             cells.append(
-                f"{np.nanmedian(p_frac[j, :, k]):.3f} / {np.nanmedian(m_frac[j, :, k]):.3f}"
+                "diverged"
+                if w in dead
+                else f"{share_text(r.predicted_fraction_discrete, '.3f')} / "
+                f"{share_text(r.measured_fraction.median, '.3f')}"
             )
         table.add_row(*cells)
     out: list[Any] = [table]
-    for j, width in enumerate(cfg.widths):
-        rel = arrays["relative_error"][j, :, -1]
-        lim = arrays["relative_error_limit"][j, :, -1]
-        drift = arrays["kernel_drift"][j, :, -1]
-        diverged = int((arrays["diverged_step"][j] >= 0).sum())
+    for w in report.widths:
+        if w.width in dead:
+            line = next(
+                (v for v in report.verdicts if v.startswith(f"n = {w.width}: all ")),
+                f"n = {w.width}: every seed diverged",
+            )
+            out.append(Text(line))
+            continue
+
+        def f(value: float | None) -> str:
+            return "—" if value is None else f"{value:.4f}"
+
         out.append(
             Text(
-                f"width {width}: RelErr vs NTK predictor at step {cfg.steps} "
-                f"{np.nanmedian(rel):.4f} (vs t → ∞ kernel regression {np.nanmedian(lim):.4f}); "
-                f"kernel drift ‖K_T − K_0‖/‖K_0‖ {np.nanmedian(drift):.4f}"
-                + (f"; {diverged} seed(s) diverged" if diverged else "")
+                f"width {w.width}: RelErr vs NTK predictor at step {report.steps} "
+                f"{f(w.relative_error.median)} (vs t → ∞ kernel regression "
+                f"{f(w.relative_error_limit.median)}); kernel drift ‖K_T − K_0‖/‖K_0‖ "
+                f"{f(w.kernel_drift.median)}; kernel regime: {w.kernel_regime}"
+                + (f"; {w.diverged_seeds} seed(s) diverged (left out)" if w.diverged_seeds else "")
             )
         )
     return out
+
+
+def summary_tables(run: Any) -> list[Any]:
+    """:func:`report_summary` of a :class:`~spectralntk.runs.training.TrainingRun`'s report."""
+    from spectralntk.reports.convergence import convergence_report
+
+    return report_summary(convergence_report(run.to_dataset()))
 
 
 def _stability(cfg: Any, *, quiet: bool, label: str = "") -> None:
@@ -111,23 +124,16 @@ def _stability(cfg: Any, *, quiet: bool, label: str = "") -> None:
 
 
 def depth_summaries(ds: Any) -> list[Any]:
-    """:func:`summary_tables` of each depth of a several-depth run Dataset (pure)."""
-    from types import SimpleNamespace
-
+    """:func:`report_summary` of each depth of a several-depth run Dataset (pure)."""
     from rich.text import Text
 
-    from spectralntk.runs.training import TrainingConfig
-    from spectralntk.store.schema import read_config
+    from spectralntk.reports.convergence import convergence_report
     from spectralntk.sweeps.combine import sweep_points
 
     out: list[Any] = []
     for point, one in sweep_points(ds):
-        run = SimpleNamespace(
-            config=TrainingConfig.from_dict(read_config(one)),
-            arrays={name: one[name].values for name in one.data_vars},
-        )
         out.append(Text(f"depth {point['depth']}", style="bold"))
-        out += summary_tables(run)
+        out += report_summary(convergence_report(one))
     return out
 
 
@@ -323,33 +329,36 @@ def train_cli(
             "memory_budget": budget,
         }
         try:
-            if several:
-                from spectralntk.runs.depths import train_depths
+            with warnings.catch_warnings():
+                # a diverging seed overflows on its way to being flagged; reported below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if several:
+                    from spectralntk.runs.depths import train_depths
 
-                result = with_progress(
-                    lambda on_progress: train_depths(
-                        configs,
-                        path,
-                        history=history,
-                        resume=resume,
-                        on_progress=on_progress,
-                        **options,
-                    ),
-                    disable=quiet,
-                )
-            else:
-                from spectralntk.runs.training import train
+                    result = with_progress(
+                        lambda on_progress: train_depths(
+                            configs,
+                            path,
+                            history=history,
+                            resume=resume,
+                            on_progress=on_progress,
+                            **options,
+                        ),
+                        disable=quiet,
+                    )
+                else:
+                    from spectralntk.runs.training import train
 
-                result = with_progress(
-                    lambda on_progress: train(
-                        configs[0],
-                        state_path=state,
-                        resume=resume,
-                        on_progress=on_progress,
-                        **options,
-                    ),
-                    disable=quiet,
-                )
+                    result = with_progress(
+                        lambda on_progress: train(
+                            configs[0],
+                            state_path=state,
+                            resume=resume,
+                            on_progress=on_progress,
+                            **options,
+                        ),
+                        disable=quiet,
+                    )
         finally:
             signal.signal(signal.SIGINT, previous)
         if result is None:
@@ -366,8 +375,17 @@ def train_cli(
         if not quiet:
             from rich.console import Console
 
+            from spectralntk.reports.convergence import convergence_report
+
             console = Console(width=140, highlight=False, soft_wrap=True)
-            for item in summary_tables(result) if not several else depth_summaries(ds):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                summary = (
+                    depth_summaries(ds)
+                    if several
+                    else report_summary(convergence_report(ds, path.name))
+                )
+            for item in summary:
                 console.print(item)
             typer.echo(f"writing {path} …", err=True)
         save(ds, path, overwrite=True)

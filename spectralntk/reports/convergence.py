@@ -13,10 +13,13 @@ experiments 2.2–2.5), from a ``training`` run Dataset:
   |1 − x_k|^t ≤ 0.1 (discrete gradient descent) and ln(10)/x_k (gradient flow),
   :func:`spectralntk.dynamics.predict.steps_to_fraction`;
 * the measured steps: the amplitude A_t = √(a_k² + b_k²) of the residual's frequency-k
-  coefficients over A_0 is interpolated log-linearly between recorded steps, and the first
-  crossing of 0.1 is rounded up to a step (exact for a mode that decays geometrically,
-  whatever the recording cadence); median and IQR over seeds, "not reached" (None) when
-  the median seed never gets there;
+  coefficients over A_0 is interpolated log-linearly between recorded steps, and the
+  crossing of 0.1 after which the curve stays at or below 0.1 to the last step is rounded
+  up to a step (exact for a mode that decays geometrically, whatever the recording
+  cadence); median and IQR over seeds, "not reached" (None) when the median seed does not
+  get there and stay. A mode that falls to 0.1 and rises above it again *rebounded*: its
+  first dip is kept (``first_dip_steps``) and the rebound is reported, not counted as
+  learned;
 * the predicted and measured share of the mode left at the last step (the predictions are
   the run's own ``predicted_residual_*``/``flow_residual_*``: each seed's initial residual
   propagated by (I − cηK)^t and e^{−cηKt});
@@ -24,7 +27,21 @@ experiments 2.2–2.5), from a ``training`` run Dataset:
   discrete prediction), and per width RelErr against the NTK predictor, kernel drift and
   Spearman's ρ between k and the measured steps.
 
-Diverged seeds are left out of every statistic (and counted).
+Diverged seeds are left out of every statistic, and named with the step they diverged
+at; a width whose seeds all diverged gets no statistic and no figure.
+
+The findings use stated thresholds:
+
+* the kernel regime *holds* at a width when its median kernel drift ‖K_T − K_0‖/‖K_0‖ is
+  at most :data:`REGIME_DRIFT` (0.1: the Gram, and so the rates c·η·μ_k, moved by at
+  most about 10 %, half the 20 % by which a mode is called faster or slower than the
+  prediction) and its median RelErr to the NTK predictor at T at most
+  :data:`REGIME_RELERR` (0.2: the network's function within 20 % of the kernel regime's);
+  only then is "the kernel regime explains it" said of that width, with its own numbers;
+* an order of learning is claimed only when Spearman's ρ between k and the steps to 10 %
+  (or the share left at T) is significant, one-sided permutation p < :data:`ORDER_P`
+  (exact over all orderings up to 8 frequencies): "in order of frequency" with
+  ρ ≥ :data:`ORDER_RHO`, "roughly in order" below it.
 """
 
 from __future__ import annotations
@@ -47,22 +64,38 @@ from spectralntk.reports.models import (
 
 __all__ = [
     "FRACTION",
+    "ORDER_P",
+    "ORDER_RHO",
+    "REGIME_DRIFT",
+    "REGIME_RELERR",
     "convergence_report",
     "mode_fractions",
+    "order_p_value",
     "steps_to_reach",
     "train_eigenvalues",
 ]
 
 FloatArray = NDArray[np.float64]
 
-#: A mode counts as learned when its amplitude is down to this share of its start.
+#: A mode counts as learned when its amplitude is down to this share of its start
+#: (and stays there).
 FRACTION = 0.1
+#: The kernel regime holds at a width up to this median kernel drift ‖K_T − K_0‖/‖K_0‖.
+REGIME_DRIFT = 0.1
+#: ... and up to this median RelErr to the NTK predictor at the last step.
+REGIME_RELERR = 0.2
+#: An order of learning is claimed below this one-sided permutation p-value of ρ.
+ORDER_P = 0.05
+#: ... and called "in order of frequency" (not "roughly") from this ρ on.
+ORDER_RHO = 0.8
+#: Orderings drawn for the permutation p-value above 8 frequencies (fixed seed 0).
+PERMUTATIONS = 20_000
 
 
 def steps_to_reach(
-    steps: NDArray[Any], fraction: FloatArray, level: float = FRACTION
+    steps: NDArray[Any], fraction: FloatArray, level: float = FRACTION, *, stay: bool = True
 ) -> FloatArray:
-    """First step at which ``fraction`` falls to ``level``, per curve.
+    """Step at which ``fraction`` falls to ``level`` (and, with ``stay``, stays), per curve.
 
     Parameters
     ----------
@@ -72,20 +105,31 @@ def steps_to_reach(
         Mode amplitude over its start (1 at step 0).
     level : float
         Threshold in (0, 1).
+    stay : bool
+        Count only the crossing after which every record up to the last is at or below
+        ``level`` (a mode that dips and rebounds is not learned); False: the first dip.
 
     Returns
     -------
     ndarray, shape (...)
         The crossing of ``level`` between the recorded steps s_i < s_{i+1} bracketing
-        the first record at or below it, interpolated linearly in log(fraction) and
-        rounded up to an integer step; +inf where the curve never reaches ``level``,
-        NaN where the curve is all NaN (a diverged seed).
+        the first record at or below it (``stay``: the first record of the final run of
+        records at or below it), interpolated linearly in log(fraction) and rounded up
+        to an integer step; +inf where the curve never gets there (``stay``: ends above
+        ``level``), NaN where the curve is all NaN (a diverged seed).
     """
     s = np.asarray(steps, dtype=np.float64)
     f = np.asarray(fraction, dtype=np.float64)
-    below = f <= level
-    reached = below.any(axis=-1)
-    first = np.argmax(below, axis=-1)
+    with np.errstate(invalid="ignore"):
+        below = f <= level
+    if stay:
+        above = ~below
+        reached = below[..., -1]
+        last_above = f.shape[-1] - 1 - np.argmax(above[..., ::-1], axis=-1)
+        first = np.where(above.any(axis=-1), last_above + 1, 0)
+    else:
+        reached = below.any(axis=-1)
+        first = np.argmax(below, axis=-1)
     out = np.full(f.shape[:-1], np.inf)
     idx = np.nonzero(reached)
     for pos in zip(*idx, strict=True):
@@ -201,29 +245,264 @@ def _spearman(ks: list[int], steps: list[float]) -> float | None:
     return num(spearmanr(ks, steps).statistic)
 
 
+def order_p_value(x: list[float], y: list[float]) -> float | None:
+    """One-sided permutation p-value of Spearman's ρ(x, y): P(ρ ≥ observed) under no order.
+
+    Exact (every ordering of ``y``) up to 8 values, else :data:`PERMUTATIONS` random
+    orderings with seed 0 (p = (hits + 1)/(draws + 1)). Ties get average ranks; +inf
+    ranks last. None when ρ is undefined (fewer than 2 values or ``y`` all tied).
+    """
+    from scipy.stats import rankdata
+
+    n = len(x)
+    if n < 2 or len(set(y)) < 2 or len(set(x)) < 2:
+        return None
+    rx = rankdata(x) - (n + 1) / 2
+    ry = rankdata(y)
+    if n <= 8:
+        orders = np.array(list(itertools.permutations(range(n))))
+    else:
+        rng = np.random.default_rng(0)
+        orders = rng.permuted(np.tile(np.arange(n), (PERMUTATIONS, 1)), axis=1)
+    values = ry[orders]
+    values = values - values.mean(axis=1, keepdims=True)
+    rho = values @ rx / (np.linalg.norm(values, axis=1) * np.linalg.norm(rx))
+    observed = float((ry - ry.mean()) @ rx / (np.linalg.norm(ry - ry.mean()) * np.linalg.norm(rx)))
+    hits = int((rho >= observed - 1e-12).sum())
+    if n <= 8:
+        return hits / len(orders)
+    return (hits + 1) / (len(orders) + 1)
+
+
 def _fmt_steps(value: float | None) -> str:
     return "not reached" if value is None else f"{value:,.0f}"
+
+
+def _fmt_left(value: float) -> str:
+    """A share of a mode left: 2 decimals, or 'more than 10× its start' past 10."""
+    return "more than 10× its start" if value > 10 else f"{value:.2f}"
 
 
 def _list(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def regime_state(drift: float | None, relative_error: float | None) -> str:
+    """'holds', 'does not hold' or 'unknown': the kernel regime at a width (see the module)."""
+    if drift is None or relative_error is None:
+        if (drift is not None and drift > REGIME_DRIFT) or (
+            relative_error is not None and relative_error > REGIME_RELERR
+        ):
+            return "does not hold"
+        return "unknown"
+    return "holds" if drift <= REGIME_DRIFT and relative_error <= REGIME_RELERR else "does not hold"
+
+
+def _regime_reason(s: WidthSummary) -> str:
+    """The width's own drift and RelErr against the thresholds."""
+    parts = []
+    drift, rel = s.kernel_drift.median, s.relative_error.median
+    if drift is not None:
+        sign = "≤" if drift <= REGIME_DRIFT else ">"
+        parts.append(f"kernel drift {drift:.3g} {sign} {REGIME_DRIFT:g}")
+    if rel is not None:
+        sign = "≤" if rel <= REGIME_RELERR else ">"
+        parts.append(f"RelErr to the NTK predictor {rel:.3g} {sign} {REGIME_RELERR:g}")
+    return ", ".join(parts) if parts else "no kernel drift or RelErr recorded"
+
+
+def _alive(s: WidthSummary) -> bool:
+    return s.diverged_seeds < s.seeds
+
+
+def _seed_list(ids: list[int], steps: list[int]) -> str:
+    return _list([f"seed {i} at step {t:,}" for i, t in zip(ids, steps, strict=True)])
+
+
+def _diverged_verdict(s: WidthSummary) -> str:
+    """The all-diverged width, named with the step (steps) it diverged at."""
+    steps = sorted(set(s.diverged_steps))
+    if len(steps) == 1:
+        when = f"diverged at step {steps[0]:,}"
+    elif steps:
+        when = (
+            f"diverged at step {steps[0]:,} to {steps[-1]:,} "
+            f"({_seed_list(s.diverged_seed_ids, s.diverged_steps)})"
+        )
+    else:
+        when = "diverged"
+    limit = (
+        f" (stability limit η_max = {s.stability_limit:.3g})"
+        if s.stability_limit is not None
+        else ""
+    )
+    return (
+        f"n = {s.width}: all {s.seeds} seeds {when}{limit}: no statistic and no figure for "
+        "this width."
+    )
+
+
+def _order_verdict(s: WidthSummary, rows: list[FrequencyRow], steps: int) -> str:
+    """Order of learning at one width, with the thresholds and the p-value."""
+    reached = sum(r.measured_steps.median is not None for r in rows)
+    rule = (
+        f"one-sided permutation test; an order is claimed for p < {ORDER_P:g}, "
+        f"'in order' from ρ ≥ {ORDER_RHO:g}"
+    )
+    if s.spearman_rho is not None and reached >= 2:
+        rho, p, what = s.spearman_rho, s.spearman_p, "measured steps to 10 %"
+        detail = f"{reached} reached 10 % by step {steps:,} and stayed there; the others rank last"
+    elif s.spearman_rho_left is not None:
+        rho, p = s.spearman_rho_left, s.spearman_p_left
+        what = f"share of the mode left at step {steps:,}"
+        none = "none" if reached == 0 else f"only {reached}"
+        p_text = "p undefined" if p is None else f"p = {p:.2g}"
+        order = (
+            "show no order of frequency"
+            if p is None or p >= ORDER_P
+            else "are in order of frequency"
+            if rho >= ORDER_RHO
+            else "are roughly in order of frequency"
+        )
+        return (
+            f"n = {s.width}: {none} of the {len(rows)} target frequencies reached 10 % and "
+            f"stayed there by step {steps:,}; the shares left at that step {order} (less is "
+            f"left of lower k when ρ > 0): Spearman ρ(k, {what}) = {rho:.2f}, {p_text} "
+            f"({rule})."
+        )
+    else:
+        return (
+            f"n = {s.width}: the order of learning cannot be ranked ({reached} of "
+            f"{len(rows)} target frequencies reached 10 % by step {steps:,})."
+        )
+    p_text = "p undefined" if p is None else f"p = {p:.2g}"
+    if p is not None and p < ORDER_P:
+        word = (
+            "modes are learned in order of frequency"
+            if rho >= ORDER_RHO
+            else "modes are learned roughly in order of frequency"
+        )
+    else:
+        word = "no order of frequency is shown"
+    return (
+        f"n = {s.width}: {word}: Spearman ρ(k, {what}) = {rho:.2f} over {len(rows)} target "
+        f"frequencies, {p_text} ({rule}; {detail})."
+    )
+
+
+def _rebound_verdict(rows: list[FrequencyRow], summaries: list[WidthSummary]) -> str | None:
+    parts = []
+    for s in summaries:
+        hits = []
+        for r in rows:
+            if r.width != s.width or r.rebounded_seeds == 0:
+                continue
+            dip = r.first_dip_steps.median if r.first_dip_steps is not None else None
+            left = r.measured_fraction.median
+            now = (
+                f"stays under from step {r.measured_steps.median:,.0f}"
+                if r.measured_steps.median is not None
+                else "not learned" + (f", {left:.3g} left at the end" if left is not None else "")
+            )
+            first = f"first at step {dip:,.0f}, " if dip is not None else ""
+            hits.append(f"k = {r.frequency} ({r.rebounded_seeds} of {r.seeds} seeds; {first}{now})")
+        if hits:
+            parts.append(f"n = {s.width}: " + _list(hits))
+    if not parts:
+        return None
+    return (
+        "Rebounds (a mode fell to 10 % of its start and rose above it again; it counts as "
+        "learned only from the step after which it stays under, medians over seeds): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def _reach_verdict(s: WidthSummary, rows: list[FrequencyRow], steps: int) -> str | None:
+    """Why the modes not reached at one width are not: the width's own numbers."""
+    missed = [r for r in rows if r.measured_steps.median is None]
+    if not missed:
+        return None
+    explained = [
+        r
+        for r in missed
+        if r.predicted_fraction_discrete is not None and r.predicted_fraction_discrete > FRACTION
+    ]
+    lagging = [
+        r
+        for r in missed
+        if r.predicted_fraction_discrete is not None and r.predicted_fraction_discrete <= FRACTION
+    ]
+    text = (
+        f"n = {s.width}: k = {_list([str(r.frequency) for r in missed])} not learned by step "
+        f"{steps:,} (median seed)."
+    )
+    numbers = _list(
+        [
+            f"k = {r.frequency} ({_fmt_left(r.predicted_fraction_discrete)} left; "  # type: ignore[arg-type]
+            f"c·η·N·λ_k·T = {r.analytic_exponent_at_end:.3g})"
+            for r in explained
+            if r.analytic_exponent_at_end is not None
+        ]
+    )
+    lag = _list([f"{r.frequency} (by step {_fmt_steps(r.predicted_steps_curve)})" for r in lagging])
+    if s.kernel_regime == "holds":
+        text += f" The kernel regime holds at this width ({_regime_reason(s)})"
+        if explained:
+            which = (
+                "these modes"
+                if not lagging
+                else "k = " + _list([str(r.frequency) for r in explained])
+            )
+            text += (
+                " and explains it: its own prediction (I − cηK)^T leaves more than 10 % of "
+                f"{which}"
+                f": {numbers}; the share left is about exp(−c·η·N·λ_k·T), and 10 % needs "
+                "c·η·N·λ_k·T ≈ ln 10 ≈ 2.3."
+            )
+        else:
+            text += "."
+        if lagging:
+            text += f" It would have brought k = {lag} under 10 %: the networks lag it."
+        return text
+    if s.kernel_regime == "does not hold":
+        text += (
+            f" The kernel regime does not hold at this width ({_regime_reason(s)}), so it "
+            "does not explain this"
+        )
+    else:
+        text += f" Whether the kernel regime holds at this width is unknown ({_regime_reason(s)})"
+    compare = []
+    if explained:
+        compare.append(
+            "leave more than 10 % of k = " + _list([str(r.frequency) for r in explained])
+        )
+    if lagging:
+        compare.append(f"bring k = {lag} under 10 %")
+    if compare:
+        text += "; its prediction (I − cηK)^T would " + " and ".join(compare)
+    return text + "."
+
+
 def _verdicts(
     report_rows: list[FrequencyRow], summaries: list[WidthSummary], steps: int
 ) -> list[str]:
     out: list[str] = []
-    widths = [s.width for s in summaries]
-    # 1. spectral order
+    live = [s for s in summaries if _alive(s)]
+    live_widths = {s.width for s in live}
+    rows_live = [r for r in report_rows if r.width in live_widths]
+    # 1. spectral order (an all-diverged width says so instead)
     for s in summaries:
         rows = [r for r in report_rows if r.width == s.width]
-        reached = sum(r.measured_steps.median is not None for r in rows)
+        if not _alive(s):
+            out.append(_diverged_verdict(s))
+            continue
         if len(rows) == 1:
             r = rows[0]
             when = (
-                f"reaches 10 % at step {r.measured_steps.median:,.0f}"
+                f"reaches 10 % at step {r.measured_steps.median:,.0f} and stays under"
                 if r.measured_steps.median is not None
-                else f"does not reach 10 % by step {steps:,}"
+                else f"does not reach 10 % and stay there by step {steps:,}"
             )
             curve = (
                 f"reaches it at step {r.predicted_steps_curve:,.0f}"
@@ -237,70 +516,26 @@ def _verdicts(
                 f"{_fmt_steps(r.predicted_steps_discrete)}."
             )
             continue
-        if s.spearman_rho is not None and reached >= 2:
-            rho, what = s.spearman_rho, "measured steps to 10 %"
-            detail = f"{reached} reached 10 % by step {steps:,}; the others rank last"
-        elif s.spearman_rho_left is not None:
-            rho, what = s.spearman_rho_left, f"share of the mode left at step {steps:,}"
-            detail = f"{reached} reached 10 %, so ranked by what is left"
-        else:
-            out.append(
-                f"n = {s.width}: the order of learning cannot be ranked ({reached} of "
-                f"{len(rows)} target frequencies reached 10 % by step {steps:,})."
-            )
-            continue
-        word = (
-            "in order of frequency"
-            if rho >= 0.8
-            else "roughly in order of frequency"
-            if rho > 0.3
-            else "not in order of frequency"
-        )
-        out.append(
-            f"n = {s.width}: modes are learned {word}: Spearman ρ(k, {what}) = "
-            f"{rho:.2f} over {len(rows)} target frequencies ({detail})."
-        )
-    # 2. out of reach, and why
-    ks = sorted({r.frequency for r in report_rows})
+        out.append(_order_verdict(s, rows, steps))
+    rebound = _rebound_verdict(rows_live, live)
+    if rebound:
+        out.append(rebound)
+    # 2. out of reach, and why: each width with its own numbers
+    ks = sorted({r.frequency for r in rows_live})
     never = [
-        k
-        for k in ks
-        if all(r.measured_steps.median is None for r in report_rows if r.frequency == k)
+        k for k in ks if all(r.measured_steps.median is None for r in rows_live if r.frequency == k)
     ]
     if never:
-        first = [r for r in report_rows if r.width == widths[0] and r.frequency in never]
-        explained = [
-            f"k = {r.frequency} ({r.predicted_fraction_discrete:.2f} left; c·η·N·λ_k·T = "
-            f"{r.analytic_exponent_at_end:.3g})"
-            for r in first
-            if r.predicted_fraction_discrete is not None
-            and r.analytic_exponent_at_end is not None
-            and r.predicted_fraction_discrete > FRACTION
-        ]
-        unexplained = [
-            str(r.frequency)
-            for r in first
-            if r.predicted_fraction_discrete is not None
-            and r.predicted_fraction_discrete <= FRACTION
-        ]
-        text = (
+        out.append(
             f"Out of reach by step {steps:,} at every width: k = {_list([str(k) for k in never])}."
         )
-        if explained:
-            text += (
-                f" The kernel regime explains it (n = {widths[0]}): its own prediction "
-                f"(I − cηK)^T leaves more than 10 % of these modes: {_list(explained)}; "
-                "ηλ_k·T is too small: the share left is about exp(−c·η·N·λ_k·T), and 10 % "
-                "needs c·η·N·λ_k·T ≈ ln 10 ≈ 2.3."
-            )
-        if unexplained:
-            text += (
-                f" The kernel regime would have reached 10 % for k = {_list(unexplained)} "
-                f"(n = {widths[0]}): the networks lag it."
-            )
-        out.append(text)
-    else:
+    elif ks:
         out.append(f"Every target frequency reaches 10 % by step {steps:,} at some width.")
+    if len(ks) > 1:
+        for s in live:
+            text = _reach_verdict(s, [r for r in rows_live if r.width == s.width], steps)
+            if text:
+                out.append(text)
     for word, test in (
         (
             "Slower",
@@ -311,11 +546,11 @@ def _verdicts(
         ("Faster", lambda m, p: m is not None and (p is None or m < p / 1.2)),
     ):
         by_width = []
-        for s in summaries:
+        for s in live:
             hits = [
                 f"{r.frequency} ({_fmt_steps(r.measured_steps.median)} vs "
                 f"{_fmt_steps(r.predicted_steps_curve)})"
-                for r in report_rows
+                for r in rows_live
                 if r.width == s.width and test(r.measured_steps.median, r.predicted_steps_curve)
             ]
             if hits:
@@ -327,7 +562,7 @@ def _verdicts(
                 f"{steps:,}): {'; '.join(by_width)}."
             )
     # 3. RelErr by width
-    rel = [(s.width, s.relative_error.median) for s in summaries]
+    rel = [(s.width, s.relative_error.median) for s in live]
     known = [(w, v) for w, v in rel if v is not None]
     if known:
         values = [v for _, v in known]
@@ -347,23 +582,38 @@ def _verdicts(
             + _list(
                 [
                     f"{s.kernel_drift.median:.3g} (n = {s.width})"
-                    for s in summaries
+                    for s in live
                     if s.kernel_drift.median is not None
                 ]
             )
             + "."
         )
-    gaps = [(s.width, s.max_curve_gap) for s in summaries if s.max_curve_gap is not None]
+    regime = [s for s in live if s.kernel_regime != "unknown"]
+    if regime:
+        holds = [str(s.width) for s in regime if s.kernel_regime == "holds"]
+        fails = [str(s.width) for s in regime if s.kernel_regime == "does not hold"]
+        out.append(
+            f"The kernel regime (median kernel drift ≤ {REGIME_DRIFT:g} and RelErr to the NTK "
+            f"predictor ≤ {REGIME_RELERR:g}: the rates c·η·μ_k move by at most about 10 %, "
+            "and the function stays within 20 % of the prediction) "
+            + (f"holds at n = {_list(holds)}" if holds else "holds at no width")
+            + (f" and does not hold at n = {_list(fails)}" if fails else "")
+            + "."
+        )
+    gaps = [(s.width, s.max_curve_gap) for s in live if s.max_curve_gap is not None]
     if gaps:
         out.append(
             "Largest gap between measured and predicted mode curves (share of the start, "
-            "median over seeds): " + _list([f"{g:.3f} (n = {w})" for w, g in gaps]) + "."
+            "median over seeds): "
+            + _list([f"{_fmt_left(g) if g > 10 else f'{g:.3f}'} (n = {w})" for w, g in gaps])
+            + "."
         )
     # 4. discrete against flow
+    first_width = live[0].width if live else summaries[0].width
     pairs = [
         (r.frequency, r.predicted_steps_discrete, r.predicted_steps_flow)
         for r in report_rows
-        if r.width == widths[0]
+        if r.width == first_width
         and r.predicted_steps_discrete is not None
         and r.predicted_steps_flow is not None
     ]
@@ -374,11 +624,17 @@ def _verdicts(
             f"to 10 % differ by at most {abs(worst[1] - worst[2]) / worst[2]:.1%} "
             f"(k = {worst[0]}: {worst[1]:,.0f} vs {worst[2]:,.1f})."
         )
-    for s in summaries:
+    for s in live:
         if s.diverged_seeds:
+            limit = (
+                f"; stability limit η_max = {s.stability_limit:.3g}"
+                if s.stability_limit is not None
+                else ""
+            )
             out.append(
                 f"n = {s.width}: {s.diverged_seeds} of {s.seeds} seeds diverged "
-                f"(stability limit η_max = {s.stability_limit:.3g}); left out of every statistic."
+                f"({_seed_list(s.diverged_seed_ids, s.diverged_steps)}{limit}); left out of "
+                "every statistic."
             )
     return out
 
@@ -394,9 +650,16 @@ def _regime_verdicts(
     """How far each width is from the kernel regime: RelErr at T against t → ∞, the
     modes down to 10 % at T, and the per-frequency drift of the empirical NTK."""
     out: list[str] = []
-    at_t = [(s.width, s.relative_error.median) for s in summaries]
-    limit = [(s.width, s.relative_error_limit.median) for s in summaries]
-    if all(v is not None for _, v in at_t + limit) and len(summaries) > 1:
+    live = [
+        s
+        for s in summaries
+        if _alive(s)
+        and s.relative_error.median is not None
+        and s.relative_error_limit.median is not None
+    ]
+    at_t = [(s.width, s.relative_error.median) for s in live]
+    limit = [(s.width, s.relative_error_limit.median) for s in live]
+    if len(live) > 1:
         values = [float(v) for _, v in limit if v is not None]
         spread = (max(values) - min(values)) / max(max(values), 1e-300)
         moves = (
@@ -426,6 +689,8 @@ def _regime_verdicts(
         out.append(text)
     reached = []
     for s in summaries:
+        if not _alive(s):
+            continue
         ks = [
             r.frequency
             for r in rows
@@ -434,7 +699,8 @@ def _regime_verdicts(
             and r.measured_fraction.median < FRACTION
         ]
         reached.append((s.width, ks))
-    if len(rows) > len(summaries):  # several target frequencies
+    if len(rows) > len(summaries) and reached:  # several target frequencies
+        dead = [str(s.width) for s in summaries if not _alive(s)]
         out.append(
             f"Target frequencies with less than 10 % left at step {steps:,} (median over "
             "seeds): "
@@ -442,6 +708,7 @@ def _regime_verdicts(
                 f"n = {w}: " + (f"k = {_list([str(k) for k in ks])}" if ks else "none")
                 for w, ks in reached
             )
+            + (f" (n = {_list(dead)}: every seed diverged)" if dead else "")
             + "."
         )
         counts = [len(ks) for _, ks in reached]
@@ -482,9 +749,15 @@ def _regime_verdicts(
     return out
 
 
-def _figures(ds: Any, freqs: list[int]) -> list[FigureRef]:
+def _figures(ds: Any, freqs: list[int], summaries: list[WidthSummary]) -> list[FigureRef]:
+    """The figures of the report; none of a width whose seeds all diverged (none at all
+    when every width did)."""
     names = set(map(str, ds.data_vars))
-    out = []
+    out: list[FigureRef] = []
+    dead = [s.width for s in summaries if not _alive(s)]
+    if len(dead) == len(summaries):
+        return out
+    note = f" Left out: n = {_list([str(w) for w in dead])} (every seed diverged)." if dead else ""
     if freqs:
         out += [
             figure(
@@ -542,7 +815,7 @@ def _figures(ds: Any, freqs: list[int]) -> list[FigureRef]:
                 "band over seeds) against the NTK predictor at the same step and the target.",
             )
         )
-    return out
+    return [f.model_copy(update={"caption": f.caption + note}) for f in out]
 
 
 def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
@@ -574,7 +847,11 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
     lam = analytic_eigenvalues(ds, max(freqs, default=0))
     diverged = ds["diverged"].values.astype(bool)
     reach = steps_to_reach(steps, np.moveaxis(measured, 2, -1))  # (W, S, F)
+    dip = steps_to_reach(steps, np.moveaxis(measured, 2, -1), stay=False)
     predicted_reach = steps_to_reach(steps, np.moveaxis(predicted, 2, -1))
+    diverged_step = (
+        ds["diverged_step"].values if "diverged_step" in ds else np.where(diverged, last, -1)
+    )
 
     rows: list[FrequencyRow] = []
     summaries: list[WidthSummary] = []
@@ -595,6 +872,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                 else math.inf
             )
             seed_steps = reach[j, ok, k]
+            seed_dips = dip[j, ok, k]
             curve_steps = predicted_reach[j, ok, k]
             with quiet():
                 gap = np.nanmax(np.abs(measured[j, :, :, k] - predicted[j, :, :, k]), axis=-1)
@@ -618,6 +896,8 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                     exponent_at_end=num(rate * last),
                     analytic_exponent_at_end=num(c * cfg.lr * cfg.points * lam[j, k] * last),
                     curve_gap=_median(gap[ok]),
+                    first_dip_steps=seed_stat(seed_dips),
+                    rebounded_seeds=int((np.isfinite(seed_dips) & (seed_steps > seed_dips)).sum()),
                 )
             )
         rows += width_rows
@@ -628,33 +908,38 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
             return seed_stat(ds[name].values[j, ok, -1])
 
         gaps = [r.curve_gap for r in width_rows if r.curve_gap is not None]
+        order_k = [r.frequency for r in width_rows]
+        order_steps = [
+            math.inf if r.measured_steps.median is None else r.measured_steps.median
+            for r in width_rows
+        ]
+        left_k = [r.frequency for r in width_rows if r.measured_fraction.median is not None]
+        left = [
+            r.measured_fraction.median for r in width_rows if r.measured_fraction.median is not None
+        ]
+        ids = np.nonzero(diverged[j])[0]
+        relative = final("relative_error")
+        drift = final("kernel_drift")
+        alive = bool(ok.any())
         summaries.append(
             WidthSummary(
                 width=int(width),
                 seeds=len(cfg.seeds),
                 diverged_seeds=int(diverged[j].sum()),
-                relative_error=final("relative_error"),
+                relative_error=relative,
                 relative_error_limit=final("relative_error_limit"),
-                kernel_drift=final("kernel_drift"),
+                kernel_drift=drift,
                 max_curve_gap=max(gaps) if gaps else None,
-                spearman_rho=_spearman(
-                    [r.frequency for r in width_rows],
-                    [
-                        math.inf if r.measured_steps.median is None else r.measured_steps.median
-                        for r in width_rows
-                    ],
-                ),
-                spearman_rho_left=_spearman(
-                    [r.frequency for r in width_rows if r.measured_fraction.median is not None],
-                    [
-                        r.measured_fraction.median
-                        for r in width_rows
-                        if r.measured_fraction.median is not None
-                    ],
-                ),
+                spearman_rho=_spearman(order_k, order_steps) if alive else None,
+                spearman_rho_left=_spearman(left_k, left),  # type: ignore[arg-type]
+                spearman_p=order_p_value(order_k, order_steps) if alive else None,  # type: ignore[arg-type]
+                spearman_p_left=order_p_value(left_k, left),  # type: ignore[arg-type]
                 stability_limit=num(ds["stability_limit"].values[j])
                 if "stability_limit" in ds
                 else None,
+                diverged_seed_ids=[int(cfg.seeds[i]) for i in ids],
+                diverged_steps=[int(diverged_step[j, i]) for i in ids],
+                kernel_regime=regime_state(drift.median, relative.median),  # type: ignore[arg-type]
             )
         )
     target = cfg.target
@@ -667,7 +952,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
         ),
         provenance=provenance(ds, source),
         verdicts=_verdicts(rows, summaries, last) + _regime_verdicts(ds, rows, summaries, last),
-        figures=_figures(ds, freqs),
+        figures=_figures(ds, freqs, summaries),
         loss=cfg.loss,
         loss_factor=c,
         lr=cfg.lr,
@@ -678,4 +963,7 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
         inputs=cfg.inputs,
         rows=rows,
         widths=summaries,
+        eigenvalue="mu" if cfg.inputs == "grid" else "n_lambda",
+        regime_drift=REGIME_DRIFT,
+        regime_relative_error=REGIME_RELERR,
     )

@@ -23,32 +23,71 @@ from numpy.typing import NDArray
 
 from spectralntk.reports._common import quiet
 
-__all__ = ["DPI", "FIGURES", "axis_label", "draw_figures"]
+__all__ = ["DPI", "FIGURES", "LABELS", "PAGE_WIDTH", "axis_label", "draw_figures", "legend_outside"]
 
 FloatArray = NDArray[np.float64]
 
-#: Resolution of the PNG files (small: the gallery is committed).
-DPI = 80
+#: Resolution of the PNG files (print quality; the palette re-encoding keeps them small).
+DPI = 200
+#: Widest figure, inches: a two-column paper's text width. At this size, printed 1:1,
+#: the 8-point labels and 7-point ticks read as the paper's own small print.
+PAGE_WIDTH = 7.0
+#: Most panels side by side before a figure wraps onto another row.
+MAX_COLUMNS = 4
 _RC: dict[str, Any] = {
     "svg.hashsalt": "spectralntk",
     "svg.fonttype": "none",
     "path.simplify": True,
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
     "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+    "legend.frameon": False,
+    "figure.constrained_layout.h_pad": 0.04,
+    "figure.constrained_layout.w_pad": 0.04,
 }
 _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None}
 
+#: Axis labels in the notation of the legends and the reports (the run files' ``long_name``
+#: attributes are ASCII for CF tools; a figure speaks the papers' notation).
+LABELS: dict[str, str] = {
+    "frequency": "frequency k",
+    "step": "gradient-descent step t",
+    "angle": "angle γ",
+    "width": "width n",
+    "beta": "β = Σ_l 1/n_l",
+    "empirical_ntk_profile": "Θ(x₀, x(γ))",
+    "empirical_ntk_rayleigh": "Rayleigh quotient of Θ at frequency k, / N",
+    "relative_error": "RelErr to the NTK predictor",
+    "eval_prediction": "output f(x(γ))",
+    "normalized_second_moment": "E[K²]/E[K]² of K(x, x)",
+    "first_step_relative_change": "|E[ΔK]/E[K]| of K(x₀, x₀) per unit ηΘ(x₀, x₀)",
+    "training_kernel_drift": "kernel drift ‖K_T − K_0‖/‖K_0‖",
+    "ntk_empirical_profile": "K(x₀, x(γ))",
+    "ntk_eigenvalue": "NTK eigenvalue λ_k",
+    "nngp_eigenvalue": "NNGP eigenvalue λ_k",
+    "ntk_profile": "NTK Θ(x₀, x(γ))",
+    "nngp_profile": "NNGP Σ(x₀, x(γ))",
+    "ntk_relative_distance": "‖K − K_∞‖/‖K_∞‖",
+}
+
 
 def axis_label(ds: Any, name: str, fallback: str | None = None, width: int = 44) -> str:
-    """``long_name [units]`` of variable ``name`` (units left out when ``"1"``), wrapped."""
-    if name not in ds.variables:
+    """Axis label of variable ``name``: :data:`LABELS` (the papers' notation) or its
+    ``long_name``, with ``[units]`` unless they are ``"1"``, wrapped at ``width``."""
+    if name in LABELS:
+        text = LABELS[name]
+    elif name in ds.variables:
+        text = str(ds[name].attrs.get("long_name", fallback or name))
+    else:
         return fallback or name
-    attrs = ds[name].attrs
-    text = str(attrs.get("long_name", fallback or name))
-    units = str(attrs.get("units", "1"))
+    units = str(ds[name].attrs.get("units", "1")) if name in ds.variables else "1"
+    if units == "radian":
+        units = "rad"
     return textwrap.fill(text if units == "1" else f"{text} [{units}]", width)
 
 
@@ -63,13 +102,46 @@ def _style() -> Iterator[None]:
 
 
 def _figure(nrows: int, ncols: int, width: float, height: float) -> tuple[Any, Any]:
+    """A figure of nrows × ncols panels of ``width`` × ``height`` inches, at most
+    :data:`PAGE_WIDTH` wide (the panels shrink to fit)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    total = min(width * ncols, PAGE_WIDTH)
+    scale = max(total / (width * ncols), 0.75)  # narrower panels: a little lower too
+    fig = Figure(figsize=(total, height * nrows * scale), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
+
+
+def _panels(count: int, width: float, height: float) -> tuple[Any, list[Any]]:
+    """``count`` panels in rows of at most :data:`MAX_COLUMNS`; unused cells hidden."""
+    ncols = max(1, min(MAX_COLUMNS, count))
+    nrows = max(1, math.ceil(count / ncols))
+    fig, axes = _figure(nrows, ncols, width, height)
+    flat = list(axes.ravel())
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def legend_outside(fig: Any, axes: Any, where: str = "right", **kw: Any) -> Any:
+    """One legend of the labelled artists of ``axes`` (deduplicated), outside the panels:
+    ``right`` of them or ``below`` them, so it never covers data."""
+    seen: dict[str, Any] = {}
+    for ax in np.ravel(np.asarray(axes, dtype=object)):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not label.startswith("_"):
+                seen.setdefault(label, handle)
+    if not seen:
+        return None
+    if where == "below":
+        ncols = kw.pop("ncols", min(4, len(seen)))
+        return fig.legend(
+            list(seen.values()), list(seen), loc="outside lower center", ncols=ncols, **kw
+        )
+    return fig.legend(list(seen.values()), list(seen), loc="outside right upper", **kw)
 
 
 def _palette(n: int) -> list[Any]:
@@ -83,6 +155,30 @@ def _wrap(angle: FloatArray, *values: FloatArray) -> tuple[FloatArray, ...]:
     wrapped = np.mod(angle + np.pi, 2 * np.pi) - np.pi
     order = np.argsort(wrapped, kind="stable")
     return (wrapped[order], *(v[..., order] for v in values))
+
+
+def _step_axis(axis: Any, bins: int = 4) -> None:
+    """Steps as plain integers with thousands separators, at most ``bins`` + 1 ticks
+    (no '1e4' offset text to collide with the label)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(bins, integer=True, steps=[1, 2, 3, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+
+
+def _outer_labels(fig: Any, axes: list[Any], xlabel: str, ylabel: str) -> None:
+    """One x and one y label for a grid of panels (none repeated, none colliding)."""
+    if len(axes) == 1:
+        axes[0].set_xlabel(xlabel)
+        axes[0].set_ylabel(ylabel)
+        return
+    fig.supxlabel(xlabel, fontsize=8)
+    fig.supylabel(ylabel, fontsize=8)
+
+
+def _angle_ticks(ax: Any) -> None:
+    """Ticks at −π, −π/2, 0, π/2, π on an angle axis."""
+    ax.set_xticks([-np.pi, -np.pi / 2, 0, np.pi / 2, np.pi], ["−π", "−π/2", "0", "π/2", "π"])
 
 
 def _band(ax: Any, x: FloatArray, values: FloatArray, color: Any, label: str, **kw: Any) -> None:
@@ -103,6 +199,11 @@ def _target_columns(report: Any) -> list[int]:
     return sorted({r.frequency for r in report.rows})
 
 
+def _live(report: Any) -> list[tuple[int, int]]:
+    """(index, width) of the widths with a seed that did not diverge."""
+    return [(j, w.width) for j, w in enumerate(report.widths) if w.diverged_seeds < w.seeds]
+
+
 def _edges(centres: NDArray[Any]) -> FloatArray:
     """Cell edges around increasing ``centres``: midpoints, the ends mirrored."""
     c = np.asarray(centres, dtype=np.float64)
@@ -121,12 +222,13 @@ def residual_heatmap(report: Any, ds: Any) -> Any:
     ks = _target_columns(report)
     frac = mode_fractions(ds)[..., ks]  # (W, S, T, K)
     steps = ds["step"].values
-    widths = ds["width"].values
-    fig, axes = _figure(1, len(widths), 2.6 + 0.15 * len(ks), 3.0)
+    live = _live(report)
+    fig, axes = _panels(len(live), 1.9 + 0.12 * len(ks), 2.2)
     cmap = sns.color_palette("rocket", as_cmap=True)
     mesh = None
-    for j, width in enumerate(widths):
-        ax = axes[0, j]
+    ncols = min(MAX_COLUMNS, len(live))
+    for i, (j, width) in enumerate(live):
+        ax = axes[i]
         with quiet():
             share = np.clip(np.nanmedian(frac[j], axis=0), 0.0, 1.0)  # (T, K)
         mesh = ax.pcolormesh(
@@ -134,18 +236,21 @@ def residual_heatmap(report: Any, ds: Any) -> Any:
         )
         ax.set_ylim(steps[0], steps[-1])
         ax.set_xticks(np.arange(len(ks)), [str(k) for k in ks])
-        ax.set_xlabel(axis_label(ds, "frequency"))
+        _step_axis(ax.yaxis)
         ax.set_title(f"n = {width}")
         ax.grid(False)
-        if j == 0:
-            ax.set_ylabel(axis_label(ds, "step"))  # steps increase upwards
+        if i % ncols:
+            ax.tick_params(labelleft=False)
+    _outer_labels(fig, axes, axis_label(ds, "frequency"), axis_label(ds, "step"))
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes[0, :].tolist(), label="share of the mode's residual left")
+        fig.colorbar(mesh, ax=axes, label="share of the mode left", shrink=0.9)
     return fig
 
 
 def mode_decay(report: Any, ds: Any) -> Any:
     """Measured mode curves per width against the discrete and flow predictions."""
+    from matplotlib.lines import Line2D
+
     from spectralntk.reports.convergence import mode_fractions
 
     ks = _target_columns(report)
@@ -153,14 +258,12 @@ def mode_decay(report: Any, ds: Any) -> Any:
     measured = mode_fractions(ds)
     predicted = mode_fractions(ds, "predicted_residual")
     flow = mode_fractions(ds, "flow_residual") if "flow_residual_cos" in ds else None
-    ncols = min(4, len(ks))
-    nrows = math.ceil(len(ks) / ncols)
-    big = len(ks) <= 2  # one or two panels: room for the legend
-    fig, axes = _figure(nrows, ncols, 3.6 if big else 2.4, 2.8 if big else 2.0)
-    colors = _palette(ds.sizes["width"])
+    live = _live(report)
+    fig, axes = _panels(len(ks), 2.6 if len(ks) > 2 else 3.2, 2.0 if len(ks) > 2 else 2.4)
+    colors = _palette(len(report.widths))
     for i, k in enumerate(ks):
-        ax = axes[i // ncols, i % ncols]
-        for j, width in enumerate(ds["width"].values):
+        ax = axes[i]
+        for j, width in live:
             v = measured[j, :, :, k]
             with quiet():
                 q25, med, q75 = np.nanquantile(v, [0.25, 0.5, 0.75], axis=0)
@@ -174,31 +277,56 @@ def mode_decay(report: Any, ds: Any) -> Any:
                 ax.plot(steps, fl, color=colors[j], linestyle=":", linewidth=0.9)
         ax.axhline(0.1, color="0.5", linewidth=0.6)
         ax.set_yscale("log")
+        live_idx = [j for j, _ in live]
         with quiet():
-            low = np.nanmin(measured[:, :, :, k]) if np.isfinite(measured[:, :, :, k]).any() else 1
+            sel = measured[live_idx][:, :, :, k]
+            low = np.nanmin(sel) if np.isfinite(sel).any() else 1
         ax.set_ylim(min(max(low / 2, 1e-3), 0.05), 2.0)
         ax.set_title(f"k = {k}")
-        if i % ncols == 0:
-            ax.set_ylabel("mode amplitude / start")
-        if i // ncols == nrows - 1:
-            ax.set_xlabel(axis_label(ds, "step"))
-    for i in range(len(ks), nrows * ncols):
-        axes[i // ncols, i % ncols].set_visible(False)
-    axes[0, 0].legend(loc="lower left", title="measured (solid)\ndiscrete (--), flow (:)")
+        _step_axis(ax.xaxis, 2)
+    _outer_labels(fig, axes, axis_label(ds, "step"), "mode amplitude / start")
+    handles = [Line2D([], [], color=colors[j], label=f"n = {w}") for j, w in live]
+    handles += [
+        Line2D([], [], color="0.3", label="measured (median, IQR)"),
+        Line2D([], [], color="0.3", linestyle="--", label="predicted (1 − cηK)^t"),
+    ]
+    if flow is not None:
+        handles.append(Line2D([], [], color="0.3", linestyle=":", label="gradient flow"))
+    handles.append(Line2D([], [], color="0.5", linewidth=0.6, label="10 % of the start"))
+    fig.legend(handles=handles, loc="outside right upper")
     return fig
 
 
 def steps_to_converge(report: Any, ds: Any) -> Any:
-    """Steps to 10 % against k on log-log axes, with the k² reference."""
-    fig, axes = _figure(1, 1, 4.2, 3.2)
+    """Steps to 10 % against k on log-log axes, with the k² reference; the modes not
+    reached sit on a marked row above every plotted value."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = _figure(1, 1, 5.0, 3.0)
     ax = axes[0, 0]
-    widths = [w.width for w in report.widths]
-    colors = _palette(len(widths))
-    top = report.steps * 1.6
+    live = _live(report)
+    colors = _palette(len(report.widths))
     ks_all = _target_columns(report)
-    for j, width in enumerate(widths):
+    first = [r for r in report.rows if r.width == (live[0][1] if live else report.widths[0].width)]
+    pk = np.array([r.frequency for r in first if r.predicted_steps_discrete is not None])
+    pv = np.array(
+        [r.predicted_steps_discrete for r in first if r.predicted_steps_discrete is not None]
+    )
+    k_ref = np.array(ks_all, dtype=float)
+    ref = pv[0] * (k_ref / pk[0]) ** 2 if pk.size else np.array([])
+    # every plotted value first, so the 'not reached' row goes above all of them
+    plotted = [float(report.steps)]
+    for _, width in live:
+        for r in report.rows:
+            if r.width == width:
+                plotted += [
+                    v for v in (r.measured_steps.median, r.measured_steps.q75) if v is not None
+                ]
+    plotted += [float(v) for v in pv] + [float(v) for v in ref]
+    top = max(plotted) * 2.0
+    for n, (j, width) in enumerate(live):
         rows = [r for r in report.rows if r.width == width]
-        shift = 1.0 + 0.03 * (j - (len(widths) - 1) / 2)  # dodge the widths
+        shift = 1.0 + 0.03 * (n - (len(live) - 1) / 2)  # dodge the widths
         ks = np.array([r.frequency for r in rows], dtype=float) * shift
         med = np.array(
             [np.nan if r.measured_steps.median is None else r.measured_steps.median for r in rows]
@@ -208,16 +336,17 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
         )
         hi = np.array([top if r.measured_steps.q75 is None else r.measured_steps.q75 for r in rows])
         ok = np.isfinite(med)
-        ax.errorbar(
-            ks[ok],
-            med[ok],
-            yerr=[med[ok] - np.nan_to_num(lo[ok], nan=med[ok]), hi[ok] - med[ok]],
-            fmt="o",
-            color=colors[j],
-            label=f"measured, n = {width}",
-            markersize=4,
-            capsize=2,
-        )
+        if ok.any():
+            ax.errorbar(
+                ks[ok],
+                med[ok],
+                yerr=[med[ok] - np.nan_to_num(lo[ok], nan=med[ok]), hi[ok] - med[ok]],
+                fmt="o",
+                color=colors[j],
+                label=f"measured, n = {width}",
+                markersize=4,
+                capsize=2,
+            )
         if (~ok).any():
             ax.plot(
                 ks[~ok],
@@ -225,13 +354,9 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
                 "^",
                 color=colors[j],
                 markersize=5,
-                label=f"not reached, n = {width}",
+                linestyle="none",
+                label=f"not reached by step {report.steps:,}, n = {width}",
             )
-    first = [r for r in report.rows if r.width == widths[0]]
-    pk = np.array([r.frequency for r in first if r.predicted_steps_discrete is not None])
-    pv = np.array(
-        [r.predicted_steps_discrete for r in first if r.predicted_steps_discrete is not None]
-    )
     if pk.size:
         ax.plot(
             pk,
@@ -242,38 +367,52 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
             linewidth=0.9,
             label="predicted (1 − cημ_k)^t",
         )
-        k_ref = np.array(ks_all, dtype=float)
-        ax.plot(
-            k_ref, pv[0] * (k_ref / pk[0]) ** 2, color="0.6", linewidth=0.9, label="k² reference"
+        ax.plot(k_ref, ref, color="0.6", linewidth=0.9, label="k² reference")
+    ax.axhline(
+        report.steps, color="0.4", linewidth=0.6, linestyle=":", label=f"T = {report.steps:,}"
+    )
+    if any(r.measured_steps.median is None for r in report.rows if r.width in {w for _, w in live}):
+        ax.axhspan(top / 1.35, top * 1.35, color="0.93", zorder=0)
+        ax.text(
+            0.01,
+            top * 1.45,
+            f"not reached by step {report.steps:,}",
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            color="0.3",
+            va="bottom",
         )
-    ax.axhline(report.steps, color="0.4", linewidth=0.6, linestyle=":")
-    ax.set_xlim(min(ks_all) / 1.5, max(ks_all) * 1.5)
+    else:
+        top = max(plotted) / 1.5
+    ax.set_xlim(min(ks_all) / 1.4, max(ks_all) * 1.4)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    from matplotlib.ticker import NullFormatter
-
+    ax.set_ylim(top=top * 3.5)
     ax.set_xticks(ks_all, [str(k) for k in ks_all])  # the target frequencies themselves
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(axis_label(ds, "frequency"))
-    ax.set_ylabel(f"steps until the mode is at {report.fraction:g} of its start")
-    ax.legend(loc="best")
+    ax.set_ylabel(f"steps until the mode stays at ≤ {report.fraction:g} of its start")
+    legend_outside(fig, ax)
     return fig
 
 
-def _power_law(ax: Any, lam: FloatArray, color: Any = "0.3") -> None:
+def _power_law(ax: Any, lam: FloatArray, color: Any = "0.3") -> str:
+    """Draw the fitted power law; return ``k^-p`` for the panel's title ('' if none)."""
     from spectralntk.spectral.decomposition import fit_power_law
 
     fit = fit_power_law(lam)
-    if math.isfinite(fit.exponent):
-        k = np.arange(max(1, fit.k_min), fit.k_max + 1, dtype=float)
-        ax.plot(
-            k,
-            fit.prefactor * k**-fit.exponent,
-            linestyle="--",
-            color=color,
-            linewidth=0.9,
-            label=f"fit ∝ k^-{fit.exponent:.2f}",
-        )
+    if not math.isfinite(fit.exponent):
+        return ""
+    k = np.arange(max(1, fit.k_min), fit.k_max + 1, dtype=float)
+    ax.plot(
+        k,
+        fit.prefactor * k**-fit.exponent,
+        linestyle="--",
+        color=color,
+        linewidth=0.9,
+        label="power-law fit",
+    )
+    return f"λ_k ∝ k^-{fit.exponent:.2f}"
 
 
 def _loglog(ax: Any, k: FloatArray, values: FloatArray, **kw: Any) -> None:
@@ -291,9 +430,10 @@ def ntk_spectrum(report: Any, ds: Any) -> Any:
     k = np.arange(1, k_max + 1, dtype=float)
     ray = ds["empirical_ntk_rayleigh"].values  # (W, S, C, F)
     checkpoints = ds["checkpoint"].values
-    fig, axes = _figure(1, 2, 3.4, 3.0)
-    colors = _palette(ds.sizes["width"])
-    for col, (c, when) in enumerate(((0, "step 0"), (-1, f"step {checkpoints[-1]}"))):
+    fig, axes = _figure(1, 2, 2.6, 2.6)
+    colors = _palette(len(report.widths))
+    diverged = ds["diverged"].values.astype(bool)
+    for col, (c, when) in enumerate(((0, "step 0"), (-1, f"step {checkpoints[-1]:,}"))):
         ax = axes[0, col]
         _loglog(ax, k, lam[1:], color="black", linewidth=1.4, label="analytic λ_k")
         _loglog(
@@ -306,8 +446,8 @@ def ntk_spectrum(report: Any, ds: Any) -> Any:
             label="analytic Gram, same points",
         )
         _power_law(ax, lam)
-        for j, width in enumerate(ds["width"].values):
-            values = ray[j, :, c, 1:]
+        for j, width in _live(report):
+            values = ray[j, ~diverged[j], c, 1:]
             _band(
                 ax,
                 k,
@@ -321,13 +461,13 @@ def ntk_spectrum(report: Any, ds: Any) -> Any:
         ax.set_title(when)
         ax.set_xlabel(axis_label(ds, "frequency"))
         if col == 0:
-            ax.set_ylabel(axis_label(ds, "empirical_ntk_rayleigh"), fontsize=7)
-            ax.legend(loc="lower left")
+            ax.set_ylabel(axis_label(ds, "empirical_ntk_rayleigh", width=30))
+    legend_outside(fig, axes[0])
     return fig
 
 
 def kernel_profiles(report: Any, ds: Any) -> Any:
-    """Profiles K(x0, x(γ)) (Jacot et al. 2018, Fig. 1): analytic and per-width seed bands."""
+    """Profiles Θ(x0, x(γ)) (Jacot et al. 2018, Fig. 1): analytic and per-width seed bands."""
     if report.report_type == "spectrum":
         return _spectrum_profiles(report, ds)
     from spectralntk.kernels.circle import circle_kernel
@@ -339,45 +479,49 @@ def kernel_profiles(report: Any, ds: Any) -> Any:
     prof = ds["empirical_ntk_profile"].values  # (W, S, C, M)
     analytic = circle_kernel(network_at_width(cfg, cfg.widths[0]), angle).ntk
     x, prof, analytic = _wrap(angle, prof, analytic)
-    fig, axes = _figure(1, 1, 4.6, 3.2)
+    fig, axes = _figure(1, 1, 5.0, 3.0)
     ax = axes[0, 0]
-    colors = _palette(ds.sizes["width"])
+    colors = _palette(len(report.widths))
+    diverged = ds["diverged"].values.astype(bool)
     last = ds["checkpoint"].values[-1]
-    ax.plot(x, analytic, color="black", linewidth=1.4, label="analytic (n → ∞)")
-    for j, width in enumerate(ds["width"].values):
-        _band(ax, x, prof[j, :, 0], colors[j], f"n = {width}, step 0", linewidth=1.0)
+    ax.plot(x, analytic, color="black", linewidth=1.4, label="analytic Θ (n → ∞)")
+    for j, width in _live(report):
+        ok = ~diverged[j]
+        _band(ax, x, prof[j, ok, 0], colors[j], f"n = {width}, step 0", linewidth=1.0)
         _band(
             ax,
             x,
-            prof[j, :, -1],
+            prof[j, ok, -1],
             colors[j],
-            f"n = {width}, step {last}",
+            f"n = {width}, step {last:,}",
             linewidth=1.0,
             linestyle="--",
         )
     ax.set_xlabel(axis_label(ds, "angle"))
-    ax.set_ylabel(axis_label(ds, "empirical_ntk_profile"), fontsize=7)
-    ax.legend(loc="upper right")
+    _angle_ticks(ax)
+    ax.set_ylabel(axis_label(ds, "empirical_ntk_profile"))
+    legend_outside(fig, ax)
     return fig
 
 
 def relative_error(report: Any, ds: Any) -> Any:
     """RelErr against the NTK predictor (and t → ∞ regression) by width."""
-    fig, axes = _figure(1, 1, 4.0, 3.0)
+    fig, axes = _figure(1, 1, 5.0, 2.8)
     ax = axes[0, 0]
-    widths = np.array([w.width for w in report.widths], dtype=float)
+    live = [report.widths[j] for j, _ in _live(report)]
+    widths = np.array([w.width for w in live], dtype=float)
     for attr, label, color in (
-        ("relative_error", f"vs NTK predictor at step {report.steps}", "C0"),
+        ("relative_error", f"vs NTK predictor at step {report.steps:,}", "C0"),
         ("relative_error_limit", "vs t → ∞ kernel regression", "C1"),
     ):
-        stats = [getattr(w, attr) for w in report.widths]
+        stats = [getattr(w, attr) for w in live]
         med = np.array([np.nan if s.median is None else s.median for s in stats])
         lo = np.array([np.nan if s.q25 is None else s.q25 for s in stats])
         hi = np.array([np.nan if s.q75 is None else s.q75 for s in stats])
         ax.errorbar(
             widths,
             med,
-            yerr=[med - lo, hi - med],
+            yerr=[np.nan_to_num(med - lo), np.nan_to_num(hi - med)],
             fmt="o-",
             color=color,
             label=label,
@@ -385,11 +529,20 @@ def relative_error(report: Any, ds: Any) -> Any:
             capsize=2,
         )
     ax.set_xscale("log")
+    if widths.size:
+        ax.set_xticks(widths, [f"{int(w)}" for w in widths])
+        ax.xaxis.set_minor_formatter(_null_formatter())
     ax.set_xlabel(axis_label(ds, "width"))
-    ax.set_ylabel(axis_label(ds, "relative_error"), fontsize=7)
+    ax.set_ylabel(axis_label(ds, "relative_error"))
     ax.set_ylim(bottom=0)
-    ax.legend()
+    legend_outside(fig, ax)
     return fig
+
+
+def _null_formatter() -> Any:
+    from matplotlib.ticker import NullFormatter
+
+    return NullFormatter()
 
 
 def predictions(report: Any, ds: Any) -> Any:
@@ -402,21 +555,26 @@ def predictions(report: Any, ds: Any) -> Any:
     ntk = ds["ntk_prediction"].values[:, -1]  # (W, M)
     x, net, ntk, target = _wrap(angle, net, ntk, cfg.target(angle))
     tx = np.mod(ds["train_angle"].values + np.pi, 2 * np.pi) - np.pi
-    widths = ds["width"].values
-    fig, axes = _figure(1, len(widths), 3.4, 2.8)
-    colors = _palette(len(widths))
-    for j, width in enumerate(widths):
-        ax = axes[0, j]
+    live = _live(report)
+    diverged = ds["diverged"].values.astype(bool)
+    fig, axes = _panels(len(live), 2.6, 2.2)
+    ncols = min(MAX_COLUMNS, len(live))
+    colors = _palette(len(report.widths))
+    for i, (j, width) in enumerate(live):
+        ax = axes[i]
+        if i:
+            ax.sharey(axes[0])
         ax.plot(x, target, color="0.6", linewidth=1.0, label="target")
         if cfg.inputs != "gaussian":  # Gaussian inputs lie off the circle: no scatter
             ax.scatter(tx, ds["train_target"].values, s=3, color="0.4", label="training points")
         ax.plot(x, ntk[j], color="black", linestyle="--", linewidth=1.0, label="NTK predictor")
-        _band(ax, x, net[j], colors[j], "networks", linewidth=1.0)
-        ax.set_title(f"n = {width}, step {ds['checkpoint'].values[-1]}")
-        ax.set_xlabel(axis_label(ds, "angle", width=34))
-        if j == 0:
-            ax.set_ylabel(axis_label(ds, "eval_prediction", width=34))
-            ax.legend(loc="lower left")
+        _band(ax, x, net[j, ~diverged[j]], colors[j], f"networks, n = {width}", linewidth=1.0)
+        ax.set_title(f"n = {width}, step {ds['checkpoint'].values[-1]:,}")
+        _angle_ticks(ax)
+        if i % ncols:
+            ax.tick_params(labelleft=False)
+    _outer_labels(fig, axes, axis_label(ds, "angle"), axis_label(ds, "eval_prediction"))
+    legend_outside(fig, axes)
     return fig
 
 
@@ -428,14 +586,14 @@ def spectrum(report: Any, ds: Any) -> Any:
     depths = ds["depth"].values
     freqs = ds["frequency"].values
     k = freqs[1:].astype(float)
-    fig, axes = _figure(2, len(depths), 3.2, 2.6)
+    fig, axes = _figure(2, len(depths), 2.6, 2.2)
     colors = _palette(ds.sizes["width"]) if report.empirical else []
     for r, kernel in enumerate(("ntk", "nngp")):
         lam = ds[f"{kernel}_eigenvalue"].values
         for i, depth in enumerate(depths):
             ax = axes[r, i]
             _loglog(ax, k, lam[i, 1:], color="black", linewidth=1.4, label="analytic λ_k")
-            _power_law(ax, lam[i])
+            fit = _power_law(ax, lam[i])
             if report.empirical:
                 ray = ds[f"{kernel}_empirical_rayleigh"].values[i]  # (W, S, F)
                 for j, width in enumerate(ds["width"].values):
@@ -446,26 +604,28 @@ def spectrum(report: Any, ds: Any) -> Any:
             ax.set_xscale("log")
             ax.set_yscale("log")
             _grid_labels(ax, ds, (r, i), (kernel, int(depth)), ("frequency", "eigenvalue"))
+            if fit:
+                ax.set_title(f"{kernel.upper()}, depth {depth}: {fit}")
+    legend_outside(fig, axes)
     return fig
 
 
 def _grid_labels(
     ax: Any, ds: Any, where: tuple[int, int], what: tuple[str, int], names: tuple[str, str]
 ) -> None:
-    """Title, outer axis labels and legend of panel (row, col) of a kernel × depth grid."""
+    """Title and outer axis labels of panel (row, col) of a kernel × depth grid."""
     (row, col), (kernel, depth), (x_name, y_suffix) = where, what, names
     ax.set_title(f"{kernel.upper()}, depth {depth}")
     if row == 1:
         ax.set_xlabel(axis_label(ds, x_name))
     if col == 0:
-        ax.set_ylabel(axis_label(ds, f"{kernel}_{y_suffix}"), fontsize=7)
-    ax.legend(loc="lower left" if x_name == "frequency" else "upper right")
+        ax.set_ylabel(axis_label(ds, f"{kernel}_{y_suffix}", width=28))
 
 
 def _spectrum_profiles(report: Any, ds: Any) -> Any:
     depths = ds["depth"].values
     angle = ds["angle"].values
-    fig, axes = _figure(2, len(depths), 3.2, 2.4)
+    fig, axes = _figure(2, len(depths), 2.6, 2.0)
     colors = _palette(ds.sizes["width"]) if report.empirical else []
     for r, kernel in enumerate(("ntk", "nngp")):
         x, prof = _wrap(angle, ds[f"{kernel}_profile"].values)
@@ -479,12 +639,14 @@ def _spectrum_profiles(report: Any, ds: Any) -> Any:
                 for j, width in enumerate(ds["width"].values):
                     _band(ax, x, emp[i, j], colors[j], f"n = {width}", linewidth=0.9)
             _grid_labels(ax, ds, (r, i), (kernel, int(depth)), ("angle", "profile"))
+            _angle_ticks(ax)
+    legend_outside(fig, axes)
     return fig
 
 
 def distance_vs_width(report: Any, ds: Any) -> Any:
     """Relative distance of the empirical to the analytic Gram against width."""
-    fig, axes = _figure(1, 1, 4.0, 3.0)
+    fig, axes = _figure(1, 1, 5.0, 2.8)
     ax = axes[0, 0]
     keys = sorted({(w.kernel, w.depth) for w in report.widths})
     colors = _palette(len(keys))
@@ -499,7 +661,7 @@ def distance_vs_width(report: Any, ds: Any) -> Any:
         ax.errorbar(
             n,
             med,
-            yerr=[med - lo, hi - med],
+            yerr=[np.nan_to_num(med - lo), np.nan_to_num(hi - med)],
             fmt="o-",
             color=colors[c],
             label=f"{kernel.upper()}, depth {depth}",
@@ -517,8 +679,8 @@ def distance_vs_width(report: Any, ds: Any) -> Any:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(axis_label(ds, "width"))
-    ax.set_ylabel(axis_label(ds, "ntk_relative_distance"), fontsize=7)
-    ax.legend()
+    ax.set_ylabel(axis_label(ds, "ntk_relative_distance"))
+    legend_outside(fig, ax)
     return fig
 
 
@@ -570,6 +732,43 @@ def _thin_log_ticks(fig: Any) -> None:
                 axis.set_minor_locator(NullLocator())
 
 
+def _overlap(a: Any, b: Any, pad: float = 1.0) -> bool:
+    return bool(a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad)
+
+
+def _declutter_ticks(fig: Any) -> None:
+    """Blank the tick labels that would overlap a neighbour (kept: the first of each
+    clash, in axis order), so dense ticks (k = 35, 40, 45, 50 on a log axis) stay legible."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = [
+                t for t in axis.get_major_ticks() if t.label1.get_visible() and t.label1.get_text()
+            ]
+            lo, hi = sorted(axis.get_view_interval())
+            ticks = [t for t in ticks if lo <= t.get_loc() <= hi]
+            if len(ticks) < 2:
+                continue
+            boxes = [t.label1.get_window_extent(renderer) for t in ticks]
+            keep, last = [], None
+            for tick, box in zip(ticks, boxes, strict=True):
+                if last is None or not _overlap(last, box):
+                    keep.append(tick)
+                    last = box
+            if len(keep) == len(ticks):
+                continue
+            kept = {id(t) for t in keep}
+            locs = [t.get_loc() for t in ticks]
+            labels = [t.label1.get_text() if id(t) in kept else "" for t in ticks]
+            axis.set_major_locator(FixedLocator(locs))
+            axis.set_major_formatter(FixedFormatter(labels))
+
+
 def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) -> list[Path]:
     """Draw every figure ``report`` lists into ``folder`` (PNG, and SVG with ``svg``).
 
@@ -590,12 +789,17 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
     """
     if report.report_type == "fluctuation":
         import spectralntk.reports.fluctuation  # noqa: F401  (registers its figures)
+    import warnings
+
     root = Path(folder)
     written = []
-    with _style():
+    with _style(), warnings.catch_warnings(), quiet():
+        # the figures show what is finite; nothing about NaN seeds or empty panels is news
+        warnings.simplefilter("ignore")
         for ref in report.figures:
             fig = FIGURES[ref.name](report, ds)
             _thin_log_ticks(fig)
+            _declutter_ticks(fig)
             png = root / ref.png
             png.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(png, dpi=DPI, metadata=_PNG_META)

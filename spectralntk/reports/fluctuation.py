@@ -66,6 +66,13 @@ def _verdicts(
             f"median {np.median(ratios):.3g} (range {min(ratios):.3g} … {max(ratios):.3g}) "
             f"over {len(steps_ok)} cells; a constant ratio means the scaling holds."
         )
+        negative = [x for x in steps_ok if x.first_step_change < 0]  # type: ignore[operator]
+        if negative:
+            out[-1] += (
+                f" The measured change is negative in {len(negative)} of {len(steps_ok)} "
+                "cells, opposite in sign to the (positive) prediction: only its size follows "
+                "the scaling, if anything."
+            )
     spreads = [x for x in cells if x.profile_spread is not None]
     if spreads:
         lo = min(spreads, key=lambda x: x.profile_spread)  # type: ignore[arg-type,return-value]
@@ -99,9 +106,10 @@ def _figures(ds: Any) -> list[FigureRef]:
         ),
         figure(
             "first_step_vs_beta",
-            "Relative change E[ΔK]/E[K] after one gradient step on x0 (per unit η·Θ(x0, x0)) "
-            "against β, with "
-            "bootstrap intervals, and the Hanin–Nica scaling (dβ/n0)·exp(5β) (open markers).",
+            "Size of the relative change |E[ΔK]/E[K]| after one gradient step on x0 (per unit "
+            "η·Θ(x0, x0)) against β on a log axis, with bootstrap intervals (filled markers: "
+            "the change is positive, open: negative; an interval containing 0 runs to the "
+            "floor), and the Hanin–Nica scaling (dβ/n0)·exp(5β) (black bars).",
         ),
         figure(
             "fluctuation_profiles",
@@ -223,16 +231,20 @@ def fluctuation_report(ds: Any, source: Any = None) -> FluctuationReport:
 _MARKERS = "osD^vP*X"
 
 
-def _beta_axes(ds: Any, width: float = 4.2) -> tuple[Any, Any]:
-    fig, axes = _figs._figure(1, 1, width, 3.2)
+def _beta_axes(ds: Any, width: float = 5.0) -> tuple[Any, Any]:
+    fig, axes = _figs._figure(1, 1, width, 3.0)
     ax = axes[0, 0]
     ax.set_xlabel(_figs.axis_label(ds, "beta"))
     return fig, ax
 
 
-def _cells_errorbar(ax: Any, report: Any, triple: Any) -> None:
+def _cells_errorbar(ax: Any, report: Any, triple: Any, *, magnitude: bool = False) -> None:
     """One marker per cell at (β, value) with its interval; ``triple(cell)`` gives
-    (value, low, high), None where missing. Colour: depth; marker: width."""
+    (value, low, high), None where missing. Colour: depth; marker: width.
+
+    With ``magnitude`` the marker sits at |value| (for a log axis): filled where the value
+    is positive, open where it is negative; an interval that contains 0 runs down to the
+    axis floor."""
     depths = sorted({c.depth for c in report.cells})
     widths = sorted({c.width for c in report.cells})
     colors = _figs._palette(len(depths))
@@ -240,13 +252,28 @@ def _cells_errorbar(ax: Any, report: Any, triple: Any) -> None:
         v, lo, hi = triple(c)
         if v is None:
             continue
-        err = [[v - lo if lo is not None else 0.0], [hi - v if hi is not None else 0.0]]
+        lo = v if lo is None else lo
+        hi = v if hi is None else hi
+        color = colors[depths.index(c.depth)]
+        face: Any = color
+        if magnitude:
+            face = color if v > 0 else "none"
+            ends = sorted((abs(lo), abs(hi)))
+            bottom = 0.0 if lo <= 0 <= hi else ends[0]
+            top = ends[1]
+            v = abs(v)
+            lo, hi = min(bottom, v), max(top, v)
+        through_zero = magnitude and lo <= 0
+        if through_zero:  # the interval holds 0: the bar runs off the bottom (caret)
+            lo = v / 20
+            ax.plot([c.beta], [lo], "v", color=color, markersize=3)
         ax.errorbar(
             [c.beta],
             [v],
-            yerr=err,
+            yerr=[[v - lo], [hi - v]],
             fmt=_MARKERS[widths.index(c.width) % 8],
-            color=colors[depths.index(c.depth)],
+            color=color,
+            markerfacecolor=face,
             markersize=5,
             capsize=2,
         )
@@ -265,32 +292,57 @@ def ratio_vs_beta(report: Any, ds: Any) -> Any:
     grid = np.linspace(0, betas.max() * 1.05, 100)
     ax.plot(grid, np.exp(5 * grid), color="black", linewidth=1.0, label="exp(5β)")
     ax.set_ylabel(_figs.axis_label(ds, "normalized_second_moment"))
-    ax.legend(loc="upper left")
+    _figs.legend_outside(fig, ax)
     return fig
 
 
 @_figs.register("first_step_vs_beta")
 def first_step_vs_beta(report: Any, ds: Any) -> Any:
-    """First-step relative change against β with the (dβ/n0)·exp(5β) scaling."""
+    """|First-step relative change| against β with the (dβ/n0)·exp(5β) scaling, log axis.
+
+    The measured change may be negative while the prediction is a positive size: the
+    markers show |E[ΔK]/E[K]|, filled for a positive, open for a negative measurement."""
+    from matplotlib.lines import Line2D
+
     fig, ax = _beta_axes(ds)
     _cells_errorbar(
         ax,
         report,
         lambda c: (c.first_step_change, c.first_step_change_low, c.first_step_change_high),
+        magnitude=True,
     )
     pred = [
         (c.beta, c.first_step_prediction)
         for c in report.cells
-        if c.first_step_prediction is not None
+        if c.first_step_prediction is not None and c.first_step_prediction > 0
     ]
     if pred:
         b, p = zip(*pred, strict=True)
         ax.plot(
-            b, p, "o", markerfacecolor="none", color="black", markersize=6, label="(dβ/n0)·exp(5β)"
+            b,
+            p,
+            "_",
+            color="black",
+            markersize=12,
+            markeredgewidth=1.5,
+            linestyle="none",
+            label="(dβ/n0)·exp(5β)",
         )
-    ax.set_ylabel(_figs.axis_label(ds, "first_step_relative_change"))
-    ax.axhline(0, color="0.5", linewidth=0.6)
-    ax.legend(loc="upper left")
+    ax.set_yscale("log")
+    ax.set_ylabel(_figs.axis_label(ds, "first_step_relative_change", width=34))
+    ax.plot([], [], "o", color="0.4", label="E[ΔK] > 0 (filled)")
+    ax.add_line(
+        Line2D(
+            [],
+            [],
+            marker="o",
+            color="0.4",
+            markerfacecolor="none",
+            linestyle="none",
+            label="E[ΔK] < 0 (open)",
+        )
+    )
+    _figs.legend_outside(fig, ax)
     return fig
 
 
@@ -305,7 +357,7 @@ def drift_vs_beta(report: Any, ds: Any) -> Any:
 
     _cells_errorbar(ax, report, triple)
     ax.set_ylabel(_figs.axis_label(ds, "training_kernel_drift"))
-    ax.legend(loc="upper left")
+    _figs.legend_outside(fig, ax)
     return fig
 
 
@@ -315,15 +367,16 @@ def fluctuation_profiles(report: Any, ds: Any) -> Any:
     depths = ds["depth"].values
     angle = ds["angle"].values
     x, prof = _figs._wrap(angle, ds["ntk_empirical_profile"].values)  # (D, W, S, M)
-    fig, axes = _figs._figure(1, len(depths), 3.0, 2.6)
+    fig, axes = _figs._panels(len(depths), 2.4, 2.2)
     colors = _figs._palette(ds.sizes["width"])
     for i, depth in enumerate(depths):
-        ax = axes[0, i]
+        ax = axes[i]
         for j, width in enumerate(ds["width"].values):
             _figs._band(ax, x, prof[i, j], colors[j], f"n = {width}", linewidth=1.0, marker=".")
         ax.set_title(f"depth {depth}")
-        ax.set_xlabel(_figs.axis_label(ds, "angle", width=32))
-        if i == 0:
-            ax.set_ylabel(_figs.axis_label(ds, "ntk_empirical_profile", width=32))
-            ax.legend(loc="upper right")
+        _figs._angle_ticks(ax)
+    _figs._outer_labels(
+        fig, axes, _figs.axis_label(ds, "angle"), _figs.axis_label(ds, "ntk_empirical_profile")
+    )
+    _figs.legend_outside(fig, axes)
     return fig

@@ -193,6 +193,15 @@ class FrequencyRow(_Model):
     curve_gap: float | None = Field(
         description="median over seeds of max_t |measured - predicted| amplitude / start"
     )
+    first_dip_steps: Stat | None = Field(
+        default=None,
+        description="first step at which the amplitude is <= 0.1 of its start, over seeds, "
+        "whether or not it stays there (measured_steps counts only a mode that stays)",
+    )
+    rebounded_seeds: int = Field(
+        default=0,
+        description="seeds whose mode fell to <= 0.1 of its start and later rose above it",
+    )
 
 
 class WidthSummary(_Model):
@@ -212,6 +221,26 @@ class WidthSummary(_Model):
         description="Spearman rho between k and the measured share of the mode left at T"
     )
     stability_limit: float | None
+    spearman_p: float | None = Field(
+        default=None,
+        description="one-sided permutation p-value of spearman_rho (no order against higher "
+        "k taking longer)",
+    )
+    spearman_p_left: float | None = Field(
+        default=None, description="one-sided permutation p-value of spearman_rho_left"
+    )
+    diverged_seed_ids: list[int] = Field(
+        default_factory=list, description="the seeds that diverged (left out of every statistic)"
+    )
+    diverged_steps: list[int] = Field(
+        default_factory=list, description="the step at which each of diverged_seed_ids diverged"
+    )
+    kernel_regime: Literal["holds", "does not hold", "unknown"] = Field(
+        default="unknown",
+        description="'holds' when the median kernel drift and RelErr to the NTK predictor at T "
+        "are both within the report's thresholds, 'does not hold' when either is above, "
+        "'unknown' without them (e.g. every seed diverged)",
+    )
 
 
 class ConvergenceReport(_ReportBase):
@@ -228,6 +257,17 @@ class ConvergenceReport(_ReportBase):
     inputs: str
     rows: list[FrequencyRow]
     widths: list[WidthSummary]
+    eigenvalue: Literal["mu", "n_lambda"] = Field(
+        default="mu",
+        description="what carries each mode's rate: 'mu' the Gram eigenvalue mu_k on the grid, "
+        "'n_lambda' the continuum value N lambda_k on other inputs",
+    )
+    regime_drift: float = Field(
+        default=0.1, description="kernel drift up to which the kernel regime is said to hold"
+    )
+    regime_relative_error: float = Field(
+        default=0.2, description="RelErr to the NTK predictor up to which the regime holds"
+    )
 
 
 # --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from spectralntk.reports.models import Stat
 
-__all__ = ["render_html", "render_json", "render_markdown", "tables"]
+__all__ = ["render_html", "render_json", "render_markdown", "share_text", "tables"]
 
 Table = tuple[str, list[str], list[list[str]]]
 
@@ -37,26 +37,39 @@ def _iqr(stat: Stat, fmt: Callable[[float | None], str]) -> str:
     return f"{fmt(stat.median)} [{fmt(stat.q25)}, {fmt(stat.q75)}]"
 
 
+#: A share of a mode's start (or a curve gap) above this is shown as "> 10 (diverges)":
+#: the amplitude grew tenfold, and its digits say nothing.
+LARGE_SHARE = 10.0
+
+
+def share_text(value: float | None, fmt: str = ".3g") -> str:
+    """A share of a mode's start: ``fmt``, "—" for None, "> 10 (diverges)" past 10."""
+    if value is not None and value > LARGE_SHARE:
+        return f"> {LARGE_SHARE:g} (diverges)"
+    return _g(value, fmt)
+
+
+def _share(value: float | None) -> str:
+    return share_text(value)
+
+
 def _convergence_tables(report: Any) -> list[Table]:
-    head = [
+    grid = getattr(report, "eigenvalue", "mu") == "mu"
+    dead = {w.width for w in report.widths if w.diverged_seeds >= w.seeds}
+    rate = "cημ_k" if grid else "cηNλ_k"
+    theory_head = [
         "n",
         "k",
         "a_k",
         "λ_k",
-        "μ_k",
-        "cημ_k",
+        "μ_k (grid eigenvalue)" if grid else "Rayleigh quotient of K (not the rate)",
+        f"rate {rate}",
         "pred. steps (GD)",
         "pred. steps (flow)",
-        "pred. steps (run's curve)",
-        "measured steps: median [IQR]",
-        "reached",
-        "left at T: pred. GD / flow",
-        "left at T: measured [IQR]",
-        "cημ_k·T",
+        *(["cημ_k·T"] if grid else []),
         "cηNλ_k·T",
-        "curve gap",
     ]
-    rows = [
+    theory = [
         [
             str(r.width),
             str(r.frequency),
@@ -66,17 +79,40 @@ def _convergence_tables(report: Any) -> list[Table]:
             _g(r.rate, ".2e"),
             _steps(r.predicted_steps_discrete),
             _steps(r.predicted_steps_flow),
-            _steps(r.predicted_steps_curve),
-            _iqr(r.measured_steps, _steps),
-            f"{r.seeds_reached}/{r.seeds}",
-            f"{_g(r.predicted_fraction_discrete)} / {_g(r.predicted_fraction_flow)}",
-            _iqr(r.measured_fraction, _g),
-            _g(r.exponent_at_end),
+            *([_g(r.exponent_at_end)] if grid else []),
             _g(r.analytic_exponent_at_end),
-            _g(r.curve_gap),
         ]
         for r in report.rows
     ]
+    head = [
+        "n",
+        "k",
+        "pred. steps (run's curve)",
+        "measured steps: median [IQR]",
+        "learned",
+        "rebounded",
+        "left at T: pred. GD / flow",
+        "left at T: measured [IQR]",
+        "curve gap",
+    ]
+    rows = []
+    for r in report.rows:
+        if r.width in dead:
+            rows.append([str(r.width), str(r.frequency), *["diverged"] * 7])
+            continue
+        rows.append(
+            [
+                str(r.width),
+                str(r.frequency),
+                _steps(r.predicted_steps_curve),
+                _iqr(r.measured_steps, _steps),
+                f"{r.seeds_reached}/{r.seeds}",
+                str(r.rebounded_seeds),
+                f"{_share(r.predicted_fraction_discrete)} / {_share(r.predicted_fraction_flow)}",
+                _iqr(r.measured_fraction, _share),
+                _share(r.curve_gap),
+            ]
+        )
     width_head = [
         "n",
         "seeds",
@@ -84,36 +120,65 @@ def _convergence_tables(report: Any) -> list[Table]:
         "RelErr vs NTK at T",
         "RelErr vs t → ∞",
         "kernel drift",
+        "kernel regime",
         "max curve gap",
-        "Spearman ρ(k, steps)",
-        "ρ(k, left at T)",
+        "Spearman ρ(k, steps) [p]",
+        "ρ(k, left at T) [p]",
         "η_max",
     ]
+
+    def rho(value: float | None, p: float | None) -> str:
+        return "—" if value is None else f"{value:.2f} [{_g(p, '.2g')}]"
+
+    def diverged(w: Any) -> str:
+        if not w.diverged_seeds:
+            return "0"
+        ids = getattr(w, "diverged_seed_ids", [])
+        steps = getattr(w, "diverged_steps", [])
+        at = ", ".join(f"{i} at {t:,}" for i, t in zip(ids, steps, strict=True))
+        return f"{w.diverged_seeds} (seed {at})" if at else str(w.diverged_seeds)
+
     width_rows = [
         [
             str(w.width),
             str(w.seeds),
-            str(w.diverged_seeds),
+            diverged(w),
             _iqr(w.relative_error, _g),
             _iqr(w.relative_error_limit, _g),
             _iqr(w.kernel_drift, _g),
-            _g(w.max_curve_gap),
-            _g(w.spearman_rho, ".2f"),
-            _g(w.spearman_rho_left, ".2f"),
+            getattr(w, "kernel_regime", "unknown"),
+            _share(w.max_curve_gap),
+            rho(w.spearman_rho, getattr(w, "spearman_p", None)),
+            rho(w.spearman_rho_left, getattr(w, "spearman_p_left", None)),
             _g(w.stability_limit),
         ]
         for w in report.widths
     ]
+    rate_note = (
+        "rate from the Gram eigenvalue μ_k of the grid"
+        if grid
+        else "inputs off the grid: the rate uses the continuum value Nλ_k, since the "
+        "sampled Fourier vectors are not eigenvectors of K"
+    )
     return [
         (
-            f"Per-frequency convergence (mode learned at {report.fraction:g} of its start; "
-            f"loss {report.loss}, c = {report.loss_factor:.4g}, η = {report.lr:g}, "
-            f"T = {report.steps:,})",
+            f"Kernel-regime prediction per frequency (loss {report.loss}, "
+            f"c = {report.loss_factor:.4g}, η = {report.lr:g}, T = {report.steps:,}; "
+            f"{rate_note})",
+            theory_head,
+            theory,
+        ),
+        (
+            f"Measured against predicted, per frequency (a mode is learned once it is at "
+            f"{report.fraction:g} of its start and stays there; median [IQR] over the seeds "
+            "that did not diverge)",
             head,
             rows,
         ),
         (
-            "Agreement with the kernel regime, by width (median [IQR] over seeds)",
+            "Agreement with the kernel regime, by width (median [IQR] over seeds; the regime "
+            f"holds for drift ≤ {getattr(report, 'regime_drift', 0.1):g} and RelErr ≤ "
+            f"{getattr(report, 'regime_relative_error', 0.2):g})",
             width_head,
             width_rows,
         ),
@@ -318,11 +383,14 @@ def render_markdown(report: Any) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1150px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;font-size:0.82em;margin:0.5em 0 1.5em;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}
+table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0 1.5em;display:block;overflow-x:auto;
+font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ccc;padding:0.2em 0.45em;text-align:right}
+td{white-space:nowrap}
+th{background:#f3f3f3;white-space:normal;vertical-align:bottom;max-width:9em}
+tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1em 0 2em}
 figure img{max-width:100%;height:auto}
 figcaption{font-size:0.9em;color:#444}
