@@ -657,6 +657,9 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                 else None,
             )
         )
+    from spectralntk.reports.linearized import gap_figures, gap_split, gap_verdicts
+
+    split = gap_split(ds, freqs, mu)
     target = cfg.target
     return ConvergenceReport(
         title=(
@@ -666,8 +669,10 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
             f"{last:,} steps"
         ),
         provenance=provenance(ds, source),
-        verdicts=_verdicts(rows, summaries, last) + _regime_verdicts(ds, rows, summaries, last),
-        figures=_figures(ds, freqs),
+        verdicts=_verdicts(rows, summaries, last)
+        + _regime_verdicts(ds, rows, summaries, last)
+        + gap_verdicts(ds, split),
+        figures=_figures(ds, freqs) + gap_figures(ds, freqs),
         loss=cfg.loss,
         loss_factor=c,
         lr=cfg.lr,
@@ -678,4 +683,5 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
         inputs=cfg.inputs,
         rows=rows,
         widths=summaries,
+        gap_split=split,
     )
