@@ -590,8 +590,8 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
     """
     if report.report_type == "fluctuation":
         import spectralntk.reports.fluctuation  # noqa: F401  (registers its figures)
-    if report.report_type == "convergence":
-        import spectralntk.reports.linearized  # noqa: F401  (registers its figure)
+    if report.report_type == "convergence":  # registers the linearized_modes figure
+        __import__("spectralntk.reports.linearized")
     root = Path(folder)
     written = []
     with _style():
