@@ -173,10 +173,22 @@ def gap_verdicts(ds: Any, rows: list[GapSplit]) -> list[str]:
             f"the network linearized at step 0, (I − cηK̂₀)^t r₀, is up to "
             f"{(big_i.initial_kernel_gap or 0.0):.3g} (k = {big_i.frequency}) from the analytic "
             f"curve, the network up to {(big_t.training_gap or 0.0):.3g} (k = {big_t.frequency}) "
-            f"from its linearization (summed over the {len(mine)} target frequencies "
-            f"{initial:.3g} against {training:.3g}); the initial kernel dominates at "
-            f"k = {_ks(by_initial)}, training at k = {_ks(by_training)}."
+            f"from its linearization"
         )
+        if len(mine) == 1:
+            text += "."
+        elif not by_training or not by_initial:
+            which = "the initial kernel" if by_initial else "training"
+            text += (
+                f" (summed over the {len(mine)} target frequencies {initial:.3g} against "
+                f"{training:.3g}); {which} dominates at every one of them."
+            )
+        else:
+            text += (
+                f" (summed over the {len(mine)} target frequencies {initial:.3g} against "
+                f"{training:.3g}); the initial kernel dominates at k = {_ks(by_initial)}, "
+                f"training at k = {_ks(by_training)}."
+            )
         facts = []
         deviations = [r for r in mine if r.initial_rayleigh_deviation is not None]
         if deviations:
