@@ -231,3 +231,16 @@ def test_reproduce_a_tiny_beta_sweep(tmp_path: Path) -> None:
     assert (root / "depth=2" / "report.json").is_file()
     assert re.search(r"Kernel drift .* against β", md)
     assert not math.isnan(index["cells"][0]["kernel_drift"]["median"])
+
+
+def test_gallery_lists_a_sweep_report(grid, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports.gallery import write_gallery_index
+    from spectralntk.reports.sweep_document import sweep_json
+
+    doc, _ = grid
+    (tmp_path / "beta-sweep").mkdir()
+    (tmp_path / "beta-sweep" / "sweep.json").write_text(json.dumps(sweep_json(doc, "x")))
+    text = write_gallery_index(tmp_path, ["beta-sweep"]).read_text()
+    assert "## [beta-sweep](beta-sweep/README.md) — **full size** (sweep)" in text
+    assert "![beta-sweep: beta_drift](beta-sweep/figures/beta_drift.png)" in text
+    assert text.split("beta_drift.png)")[1].lstrip().startswith("- Kernel drift")

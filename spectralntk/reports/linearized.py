@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spectralntk.reports._common import figure, quiet
-from spectralntk.reports.figures import axis_label, register
+from spectralntk.reports.figures import register
 from spectralntk.reports.models import FigureRef, GapSplit, num
 
 __all__ = [
@@ -285,7 +285,7 @@ def linearized_modes(report: Any, ds: Any) -> Any:
     analytic = mode_fractions(ds, "predicted_residual")
     linear = mode_fractions(ds, "linearized_residual")
     widths = ds["width"].values
-    fig, axes = _figure(len(widths), len(ks), 2.1, 1.7)
+    fig, axes = _figure(len(widths), len(ks), 2.1 if len(ks) > 2 else 3.0, 1.7)
     for j, width in enumerate(widths):
         for i, k in enumerate(ks):
             ax = axes[j, i]
@@ -307,6 +307,6 @@ def linearized_modes(report: Any, ds: Any) -> Any:
             if i == 0:
                 ax.set_ylabel(f"n = {width}\namplitude / start")
             if j == len(widths) - 1:
-                ax.set_xlabel(axis_label(ds, "step", width=28))
+                ax.set_xlabel("step")
     axes[0, 0].legend(loc="lower left", fontsize=6)
     return fig
