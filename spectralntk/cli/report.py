@@ -154,10 +154,50 @@ FLUCTUATION_REPRODUCE = {"hanin-nica": (("hanin-nica", 200), ("quick", 50))}
 
 
 def reproduce_names() -> list[str]:
-    """Every preset ``reproduce`` knows: the training presets, then the fluctuation ones."""
+    """Every preset ``reproduce`` knows: the training presets, the fluctuation ones, then
+    the sweep presets (:mod:`spectralntk.sweeps.presets`)."""
     from spectralntk.presets import PRESETS
+    from spectralntk.sweeps.presets import SWEEP_PRESETS
 
-    return [*PRESETS, *FLUCTUATION_REPRODUCE]
+    return [*PRESETS, *FLUCTUATION_REPRODUCE, *SWEEP_PRESETS]
+
+
+def reproduce_sweep_report(
+    preset: str,
+    out: Path,
+    *,
+    quick: bool,
+    overrides: list[str] | None = None,
+    run_path: Path | None,
+    overwrite: bool,
+    svg: bool,
+    quiet: bool,
+    threads: int | None = None,
+) -> tuple[Path, Path]:
+    """Run sweep preset ``preset`` in this process into a sweep folder, write its report.
+
+    Returns (sweep folder, report folder). Finished runs already in ``run_path`` are kept
+    (a sweep folder is its own cache).
+    """
+    from spectralntk.reports.sweep import write_sweep_report
+    from spectralntk.reports.write import check_report_folder
+    from spectralntk.settings import parse_override
+    from spectralntk.sweeps.execute import run_sweep_here
+    from spectralntk.sweeps.presets import sweep_preset_spec
+
+    spec = sweep_preset_spec(
+        preset, quick=quick, overrides=dict(map(parse_override, overrides or []))
+    )
+    check_report_folder(out / preset, overwrite=overwrite)
+    folder = run_path or default_run_path(spec.name).with_suffix("")
+    with_progress(
+        lambda on_progress: run_sweep_here(spec, folder, threads=threads, on_progress=on_progress),
+        disable=quiet,
+    )
+    if not quiet:
+        typer.echo(f"writing the report of {folder} …", err=True)
+    dest, _ = write_sweep_report(folder, out / preset, overwrite=overwrite, svg=svg)
+    return folder, dest
 
 
 def _fluctuation_run(preset: str, quick: bool, overrides: list[str], on_progress: Any) -> Any:
@@ -264,8 +304,8 @@ def reproduce_cli(
     preset: Annotated[
         str | None,
         typer.Argument(
-            help="Preset of EXPERIMENTS.md (exp2.1 … rahaman) or hanin-nica (fluctuations); "
-            "omit with --all."
+            help="Preset of EXPERIMENTS.md (exp2.1 … rahaman), hanin-nica (fluctuations) or "
+            "beta-sweep (a sweep of depth against width); omit with --all."
         ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every preset, one after another.")] = False,
@@ -309,8 +349,11 @@ def reproduce_cli(
 
         for name in names:  # every destination checked before the first run starts
             check_report_folder(out / name, overwrite=overwrite)
+        from spectralntk.sweeps.presets import SWEEP_PRESETS
+
         for name in names:
-            path, folder = reproduce_report(
+            run_preset = reproduce_sweep_report if name in SWEEP_PRESETS else reproduce_report
+            path, folder = run_preset(
                 name,
                 out,
                 quick=quick,

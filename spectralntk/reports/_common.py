@@ -35,10 +35,22 @@ def seed_stat(values: ArrayLike) -> Stat:
     v = v[~np.isnan(v)]
     if v.size == 0:
         return Stat(median=None, q25=None, q75=None, count=0)
-    with np.errstate(invalid="ignore"):
-        q25, med, q75 = np.quantile(v, [0.25, 0.5, 0.75], method="linear")
-    # linear interpolation towards +inf gives inf (or nan for inf - inf): report None
+    q25, med, q75 = (_quantile(np.sort(v), q) for q in (0.25, 0.5, 0.75))
+    # linear interpolation towards +inf gives inf: report None
     return Stat(median=num(med), q25=num(q25), q75=num(q75), count=int(v.size))
+
+
+def _quantile(ordered: Any, q: float) -> float:
+    """numpy's ``linear`` quantile of sorted values, exact at a rank next to +inf.
+
+    ``np.quantile([10, 20, inf], 0.5)`` is NaN (it computes 20 + 0·inf); the median seed
+    there is 20. Between a finite value and +inf the quantile is +inf.
+    """
+    h = (ordered.size - 1) * q
+    lo, hi = int(np.floor(h)), int(np.ceil(h))
+    if lo == hi or ordered[lo] == ordered[hi]:
+        return float(ordered[lo])
+    return float(ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo]))
 
 
 def provenance(ds: Any, source: str | Path | None) -> Provenance:

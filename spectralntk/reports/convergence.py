@@ -942,6 +942,9 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
                 kernel_regime=regime_state(drift.median, relative.median),  # type: ignore[arg-type]
             )
         )
+    from spectralntk.reports.linearized import gap_figures, gap_split, gap_verdicts
+
+    split = gap_split(ds, freqs, mu)
     target = cfg.target
     return ConvergenceReport(
         title=(
@@ -951,8 +954,10 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
             f"{last:,} steps"
         ),
         provenance=provenance(ds, source),
-        verdicts=_verdicts(rows, summaries, last) + _regime_verdicts(ds, rows, summaries, last),
-        figures=_figures(ds, freqs, summaries),
+        verdicts=_verdicts(rows, summaries, last)
+        + _regime_verdicts(ds, rows, summaries, last)
+        + gap_verdicts(ds, split),
+        figures=_figures(ds, freqs, summaries) + gap_figures(ds, freqs),
         loss=cfg.loss,
         loss_factor=c,
         lr=cfg.lr,
@@ -966,4 +971,5 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
         eigenvalue="mu" if cfg.inputs == "grid" else "n_lambda",
         regime_drift=REGIME_DRIFT,
         regime_relative_error=REGIME_RELERR,
+        gap_split=split,
     )

@@ -791,6 +791,8 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
         import spectralntk.reports.fluctuation  # noqa: F401  (registers its figures)
     import warnings
 
+    if report.report_type == "convergence":  # registers the linearized_modes figure
+        __import__("spectralntk.reports.linearized")
     root = Path(folder)
     written = []
     with _style(), warnings.catch_warnings(), quiet():

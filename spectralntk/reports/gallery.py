@@ -72,6 +72,9 @@ def gallery_markdown(root: Path, names: list[str], descriptions: dict[str, str])
     ]
     for name in names:
         path = root / name / "report.json"
+        if (root / name / "sweep.json").is_file():
+            lines += _sweep_entry(root, name, descriptions)
+            continue
         if not path.is_file():
             continue
         report = load_report(path.read_text(encoding="utf-8"))
@@ -90,12 +93,40 @@ def gallery_markdown(root: Path, names: list[str], descriptions: dict[str, str])
     return "\n".join(lines)
 
 
+def _sweep_entry(root: Path, name: str, descriptions: dict[str, str]) -> list[str]:
+    """The index lines of a sweep preset's report folder (``sweep.json``)."""
+    import json
+
+    data = json.loads((root / name / "sweep.json").read_text(encoding="utf-8"))
+    mark = (
+        "*quick variant*"
+        if str(data.get("title", "")).split(":")[0].endswith("-quick")
+        else ("**full size**")
+    )
+    lines = [f"## [{name}]({name}/README.md) — {mark} (sweep)", ""]
+    if name in descriptions:
+        lines += [f"{descriptions[name]}.", ""]
+    lines += [f"*{data.get('title', name)}* — [HTML]({name}/report.html)", ""]
+    figures = {f["name"]: f for f in data.get("figures", [])}
+    head = next((figures[n] for n in ("beta_drift", "sweep_relative_error") if n in figures), None)
+    if head is not None:
+        lines += [f"![{name}: {head['name']}]({name}/{head['png']})", ""]
+    verdicts = list(data.get("verdicts", []))
+    first = [v for v in verdicts if v.startswith(("Kernel drift", "RelErr against the NTK"))]
+    lines += [f"- {v}" for v in (first + [v for v in verdicts if v not in first])[:4]]
+    lines.append("")
+    return lines
+
+
 def write_gallery_index(root: str | os.PathLike[str], names: list[str]) -> Path:
     """Write ``root/README.md`` atomically (temporary file, then :func:`os.replace`)."""
     from spectralntk.presets import PRESETS
 
     folder = Path(root)
+    from spectralntk.sweeps.presets import SWEEP_PRESETS
+
     descriptions = {name: p.description for name, p in PRESETS.items()}
+    descriptions.update({name: p.description for name, p in SWEEP_PRESETS.items()})
     descriptions.setdefault(
         "hanin-nica",
         "NTK fluctuations at finite depth and width against Hanin & Nica's exp(5β) "

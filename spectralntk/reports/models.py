@@ -30,6 +30,7 @@ __all__ = [
     "FigureRef",
     "FluctuationReport",
     "FrequencyRow",
+    "GapSplit",
     "KernelSpectrum",
     "Provenance",
     "Report",
@@ -243,6 +244,38 @@ class WidthSummary(_Model):
     )
 
 
+class GapSplit(_Model):
+    """One target frequency k at one width: where the kernel picture breaks.
+
+    The gap between the network's mode curve and the analytic (infinite-width) kernel's
+    prediction, split into the finite-width initial kernel (the network linearized at
+    step 0, (I - c eta K0)^t r_0, against the analytic prediction) and what changed
+    during training (the network against its own linearization). Each part is
+    max_t |A_t - B_t| / A_0 of two amplitude curves, median over seeds.
+    """
+
+    width: int
+    frequency: int
+    total_gap: float | None = Field(description="network against the analytic prediction")
+    initial_kernel_gap: float | None = Field(
+        description="linearized at step 0 (own empirical NTK K0) against the analytic prediction"
+    )
+    training_gap: float | None = Field(description="network against its linearization at step 0")
+    initial_rayleigh_deviation: float | None = Field(
+        default=None,
+        description="median over seeds of (R0_k - mu_k/N) / (mu_k/N): the empirical NTK's "
+        "Rayleigh quotient of frequency k at step 0 against the analytic Gram's",
+    )
+    rayleigh_change: float | None = Field(
+        default=None,
+        description="median over seeds of |R_T,k - R0_k| / R0_k: the empirical NTK's Rayleigh "
+        "quotient of frequency k at the last checkpoint against step 0",
+    )
+    dominant: Literal["initial kernel", "training"] | None = Field(
+        description="the larger of the two parts (None when neither is defined)"
+    )
+
+
 class ConvergenceReport(_ReportBase):
     """Which frequencies a network of each width learns by step T, and does the NTK explain it."""
 
@@ -267,6 +300,11 @@ class ConvergenceReport(_ReportBase):
     )
     regime_relative_error: float = Field(
         default=0.2, description="RelErr to the NTK predictor up to which the regime holds"
+    )
+    gap_split: list[GapSplit] = Field(
+        default_factory=list,
+        description="per width and target frequency: the gap to the analytic prediction split "
+        "into the finite-width initial kernel and training (runs with linearized_residual_*)",
     )
 
 

@@ -334,11 +334,16 @@ def _fluctuation_tables(report: Any) -> list[Table]:
 
 def tables(report: Any) -> list[Table]:
     """The report's tables as (title, header, rows) of strings (shared by all renderers)."""
-    return {
+    out = {
         "spectrum": _spectrum_tables,
         "convergence": _convergence_tables,
         "fluctuation": _fluctuation_tables,
     }[report.report_type](report)
+    if report.report_type == "convergence":
+        from spectralntk.reports.linearized import gap_table
+
+        out += [t for t in [gap_table(report)] if t is not None]
+    return out
 
 
 def _md_cell(text: str) -> str:

@@ -4,12 +4,17 @@ A sweep folder (``spectralntk sweep``: ``index.json`` and ``runs/``) is opened w
 :func:`spectralntk.open_sweep`; :func:`spectralntk.sweep_points` gives each finished grid
 point as a single run, whose report is built exactly as for a run file. The report
 folder of a sweep holds one report folder per point, named after its axis values
-(``lr=0.01,depth=2``), a Markdown index ``README.md`` and ``sweep.json``: for every
-point its axis values, folder, report type, title and findings.
+(``lr=0.01,depth=2``), and the document across the sweep's axes
+(:mod:`spectralntk.reports.sweep_document`): ``README.md`` and ``report.html`` (findings,
+tables and figures of RelErr and steps to 10 % per frequency against the varied axes, each
+grid point linked to its report) with ``figures/``, and ``sweep.json``: the axes, the
+findings, the numbers per grid point and width, and for every point its axis values,
+folder, report type, title and findings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -72,21 +77,6 @@ def sweep_reports(folder: Any) -> Iterator[tuple[dict[str, Any], Any, Any]]:
         raise RunFileError(f"Sweep folder '{folder}' has no finished run to report")
 
 
-def _index_markdown(name: str, entries: list[dict[str, Any]]) -> str:
-    lines = [f"# Sweep {name}", "", f"{len(entries)} grid points with a finished run.", ""]
-    for entry in entries:
-        lines += [
-            f"## [{entry['folder']}]({entry['folder']}/README.md)",
-            "",
-            f"*{entry['title']}* — [HTML]({entry['folder']}/report.html), "
-            f"[JSON]({entry['folder']}/report.json)",
-            "",
-            *[f"- {v}" for v in entry["verdicts"][:3]],
-            "",
-        ]
-    return "\n".join(lines)
-
-
 def write_sweep_report(
     folder: Any,
     out: str | os.PathLike[str],
@@ -118,11 +108,38 @@ def write_sweep_report(
     dest = check_report_folder(out, overwrite=overwrite)
     entries: list[dict[str, Any]] = []
 
+    from spectralntk.reports.sweep_document import (
+        SweepPoint,
+        draw_sweep_figures,
+        render_sweep_html,
+        render_sweep_markdown,
+        sweep_document,
+        sweep_json,
+    )
+    from spectralntk.store.paths import fsync_path
+    from spectralntk.sweeps.execute import read_index
+
+    combined = hasattr(folder, "data_vars")  # a run file with sweep dimensions
+    if combined:
+        names = folder.attrs.get("spectralntk_sweep_dims", "").split()
+        name = _combined(folder)[1]
+        index = {
+            "name": name,
+            "axes": [(n, folder[n].values.tolist()) for n in names],
+            "point_axes": names,
+        }
+        origin = name
+    else:
+        index = read_index(folder)
+        origin = str(Path(folder).absolute())
+
     def fill(stage: Path) -> None:
+        points = []
         for point, report, run in sweep_reports(folder):
             sub = stage / point_name(point)
             sub.mkdir()
-            render_folder(report, run, sub, svg=svg)
+            written = render_folder(report, run, sub, svg=svg)
+            points.append(SweepPoint(point, sub.name, written, run))
             entries.append(
                 {
                     "point": point,
@@ -132,11 +149,23 @@ def write_sweep_report(
                     "verdicts": list(report.verdicts),
                 }
             )
-        combined = hasattr(folder, "data_vars")
-        name = _combined(folder)[1] if combined else Path(folder).name
-        write_bytes(stage / "README.md", _index_markdown(name, entries).encode())
-        origin = name if combined else str(Path(folder).absolute())
-        document = {"sweep": origin, "points": entries}
+        # the document across the axes, linking the grid points' reports
+        doc = sweep_document(
+            str(index.get("name", Path(folder).name)),
+            [(str(k), list(v)) for k, v in index["axes"]],
+            [str(k) for k in index["point_axes"]],
+            points,
+        )
+        if not svg:
+            doc = dataclasses.replace(
+                doc, figures=[f.model_copy(update={"svg": None}) for f in doc.figures]
+            )
+        for path in draw_sweep_figures(doc, points, stage, svg=svg):
+            fsync_path(path)
+        pngs = {f.name: (stage / f.png).read_bytes() for f in doc.figures}
+        write_bytes(stage / "README.md", render_sweep_markdown(doc).encode())
+        write_bytes(stage / "report.html", render_sweep_html(doc, pngs).encode())
+        document = sweep_json(doc, origin)
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         write_bytes(stage / SWEEP_INDEX, text.encode())
 

@@ -12,7 +12,8 @@ points, c the loss convention's factor (../shared/DESIGN.md). Two kernels are us
 - :func:`seed_predictions`: per seed, the same analytic kernel started from that
   seed's own initial outputs (discrete (1 − cημ)^t and gradient flow e^{−cημt} per
   eigen-mode, in Fourier modes), and the network linearized at step 0 (its own
-  empirical NTK K̂₀ and f₀).
+  empirical NTK K̂₀ and f₀): its prediction on the evaluation grid at checkpoints and
+  its residual modes (I − cηK̂₀)^t r₀ at every recorded step.
 
 Everything is float64 numpy; :mod:`spectralntk.dynamics.predict` does the algebra.
 """
@@ -127,6 +128,10 @@ class SeedPredictions:
         seed's initial residual, at each recorded step.
     flow_residual_cos, flow_residual_sin : ndarray, shape (T, K + 1)
         The same for gradient flow.
+    linearized_residual_cos, linearized_residual_sin : ndarray, shape (T, K + 1)
+        Fourier modes of the residual of the network linearized at step 0,
+        (I − cηK̂₀)^t r₀ with the seed's own empirical NTK K̂₀ (one eigendecomposition
+        of K̂₀, then every recorded step): the finite-width initial kernel's prediction.
     """
 
     linearized_prediction: FloatArray
@@ -134,6 +139,8 @@ class SeedPredictions:
     predicted_residual_sin: FloatArray
     flow_residual_cos: FloatArray
     flow_residual_sin: FloatArray
+    linearized_residual_cos: FloatArray
+    linearized_residual_sin: FloatArray
 
 
 def seed_predictions(
@@ -158,4 +165,5 @@ def seed_predictions(
     own = theory.predictor.with_start(f0, f0_eval)  # the analytic kernel from f₀
     pa, pb = modes(own.train_residual(steps))
     qa, qb = modes(own.flow_train_residual(steps))
-    return SeedPredictions(lin.eval_prediction(checkpoints), pa, pb, qa, qb)
+    la, lb = modes(lin.train_residual(steps))
+    return SeedPredictions(lin.eval_prediction(checkpoints), pa, pb, qa, qb, la, lb)

@@ -12,7 +12,8 @@ each seed's residual predicted from its own initial residual, (1 − cημ)^t pe
 eigen-mode (discrete) and exp(−cημt) (gradient flow); the infinite-width predictor
 on the evaluation grid at each checkpoint and at t → ∞ (kernel regression with a
 1e-6 ridge, as in the seed write-up), the linearized network's prediction from its
-own empirical NTK at step 0, and RelErr = ‖f_net − f_NTK‖/‖f_NTK‖.
+own empirical NTK at step 0 (on the grid at checkpoints, and its residual modes
+(I − cηK̂₀)^t r₀ at every recorded step), and RelErr = ‖f_net − f_NTK‖/‖f_NTK‖.
 
 Interrupting keeps the finished steps: the state is flushed to ``<out>.state.pt``
 (atomically) at recorded steps every ``flush_seconds`` and when ``should_stop``
@@ -584,6 +585,8 @@ def train(
                 "predicted_residual_sin",
                 "flow_residual_cos",
                 "flow_residual_sin",
+                "linearized_residual_cos",
+                "linearized_residual_sin",
             ):
                 arrays[name][j, seed_index] = getattr(own, name)
 
@@ -666,6 +669,8 @@ def _empty_arrays(cfg: TrainingConfig, t_: int, c_: int) -> dict[str, Any]:
         "predicted_residual_sin": (w_, s_, t_, f_),
         "flow_residual_cos": (w_, s_, t_, f_),
         "flow_residual_sin": (w_, s_, t_, f_),
+        "linearized_residual_cos": (w_, s_, t_, f_),
+        "linearized_residual_sin": (w_, s_, t_, f_),
         "eval_prediction": (w_, s_, c_, m),
         "linearized_prediction": (w_, s_, c_, m),
         "relative_error": (w_, s_, c_),

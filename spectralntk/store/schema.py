@@ -291,6 +291,20 @@ VARIABLES.update(
             "1",
             "float64",
         ),
+        "linearized_residual_cos": VariableSpec(
+            _MODES,
+            "cos coefficient of the residual of the network linearized at step 0, "
+            "(I - c eta K0)^t r_0 with its own empirical NTK K0",
+            "1",
+            "float64",
+        ),
+        "linearized_residual_sin": VariableSpec(
+            _MODES,
+            "sin coefficient of the residual of the network linearized at step 0, "
+            "(I - c eta K0)^t r_0 with its own empirical NTK K0",
+            "1",
+            "float64",
+        ),
         "eval_prediction": VariableSpec(
             (*_CK, ANGLE), "network output on the evaluation grid", "1", "float64"
         ),

@@ -57,6 +57,7 @@ __all__ = [
     "probe_device",
     "read_index",
     "run_sweep",
+    "run_sweep_here",
     "task_threads",
 ]
 
@@ -630,4 +631,72 @@ def run_sweep(
             own_client.close()
             if cluster is not None:
                 cluster.close()
+    return SweepResult(root, _counts(index), len(todo), time.perf_counter() - start)
+
+
+def run_sweep_here(
+    spec: SweepSpec,
+    folder: str | Path,
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> SweepResult:
+    """Run every unfinished task of ``spec`` in this process, one after another.
+
+    The same folder as :func:`run_sweep` (``index.json``, ``runs/<hash>.nc``; finished
+    runs are kept and not recomputed, failed and interrupted ones run again), without a
+    Dask cluster: for a small sweep (``spectralntk reproduce`` of a sweep preset), where
+    starting worker processes would cost more than the runs. A run that raises is
+    recorded as failed and the others go on; Ctrl-C stops the sweep (the finished runs
+    are kept, the interrupted one starts again next time).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    folder : path
+        The sweep folder; created if missing.
+    device, threads, memory_budget
+        As in :func:`run_sweep` (threads default: the base's ``threads``, else 1).
+    on_progress : callable, optional
+        ``on_progress(done, total, description)`` after every run.
+    """
+    start = time.perf_counter()
+    root = Path(folder)
+    run_device = check_device_name(str(device or spec.base.get("device", "cpu")))
+    threads = task_threads(spec, threads)
+    tasks = plan_tasks(spec)
+    index = _new_index(spec, tasks)
+    if root.exists() and not root.is_dir():
+        raise parameter_error("out", "a folder for the sweep", str(root))
+    old = read_index(root) if (root / INDEX_NAME).exists() else None
+    _merge_known(index, old, root)
+    records = {rec["key"]: rec for rec in index["tasks"]}
+    todo = [t for t in tasks if records[t.key]["status"] not in DONE]
+    (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(root / INDEX_NAME, index)
+    if on_progress is not None:
+        on_progress(0, max(len(todo), 1), f"{len(todo)} runs")
+    try:
+        for done, task in enumerate(sorted(todo, key=lambda t: t.flops), start=1):
+            outcome = execute_task(
+                {"key": task.key, "kind": spec.kind, "config": task.config, "dtype": task.dtype},
+                folder=str(root.absolute()),
+                device=run_device,
+                resume=False,
+                threads=threads,
+                memory_budget=memory_budget,
+            )
+            rec = records[task.key]
+            for name in TASK_FIELDS:
+                rec[name] = outcome.get(name)
+            rec["updated"] = _now()
+            write_json_atomic(root / INDEX_NAME, index)
+            if on_progress is not None:
+                where = " ".join(f"{k}={v}" for k, v in task.point.items())
+                widths = ",".join(map(str, task.widths))
+                on_progress(done, len(todo), f"{rec['status']}: width {widths} {where}")
+    finally:
+        write_json_atomic(root / INDEX_NAME, index)
     return SweepResult(root, _counts(index), len(todo), time.perf_counter() - start)
