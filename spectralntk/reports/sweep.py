@@ -151,7 +151,7 @@ def write_sweep_report(
             )
         # the document across the axes, linking the grid points' reports
         doc = sweep_document(
-            str(index.get("name", Path(folder).name)),
+            str(index["name"]) if "name" in index else Path(folder).name,
             [(str(k), list(v)) for k, v in index["axes"]],
             [str(k) for k in index["point_axes"]],
             points,
