@@ -1,6 +1,6 @@
 """spectralntk: spectral analysis of neural tangent kernels on the circle S¹.
 
-Conventions (../shared/DESIGN.md): ``depth`` is the number of hidden layers
+Conventions (docs/conventions.md): ``depth`` is the number of hidden layers
 (Jacot's L = depth + 1), the NTK parameterization of Jacot et al. (2018) is the
 default, and λ_k = (1/2π)∫k(γ)e^{−ikγ}dγ is the eigenvalue of frequency k.
 

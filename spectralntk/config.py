@@ -1,6 +1,6 @@
 """Frozen, validated configurations shared by every part of spectralntk.
 
-Conventions (``../shared/DESIGN.md``): ``depth`` is the number of hidden layers
+Conventions (``docs/conventions.md``): ``depth`` is the number of hidden layers
 (Jacot et al. 2018 count affine layers, ``L = depth + 1``); the default is the
 NTK parameterization of Jacot et al. 2018 with ``weight_std`` σ_w and
 ``bias_std`` σ_b.

@@ -1,4 +1,4 @@
-"""The experiments of ../shared/EXPERIMENTS.md as named presets, each with a quick variant.
+"""The experiments of docs/experiments.md as named presets, each with a quick variant.
 
 A preset is a table of settings (:mod:`spectralntk.settings`). The full variant
 reproduces the experiment's parameters; ``quick`` shrinks widths, seeds and steps

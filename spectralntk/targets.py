@@ -4,7 +4,7 @@ Every target is a finite sine series in the angle γ of x(γ) = (cos γ, sin γ)
 
     y(γ) = Σ_k a_k sin(k γ + φ_k).
 
-Three families (../shared/EXPERIMENTS.md):
+Three families (docs/experiments.md):
 
 ``product``
     y = x1·x2 = cos γ sin γ = ½ sin 2γ (Jacot et al. 2018, Fig. 1; the seed

@@ -18,6 +18,11 @@ from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 __all__ = ["report_cli", "reproduce_cli"]
 
 
+#: Where reports go by default: beside the runs (``runs/`` is not tracked), never into the
+#: committed gallery ``reports/``, which is regenerated only with an explicit ``--out reports/``.
+REPORTS = Path("runs") / "reports"
+
+
 class Format(enum.StrEnum):
     """What ``spectralntk report`` writes."""
 
@@ -71,12 +76,12 @@ def _report_sweep(
             f"Invalid value for --format: a sweep folder is reported as 'folder' or 'json'. "
             f"Got {fmt.value!r} instead."
         )
-    dest = out if out is not None else Path("reports") / (name or folder.name)
+    dest = out if out is not None else REPORTS / (name or folder.name)
     written, entries = write_sweep_report(folder, dest, overwrite=overwrite, svg=svg)
     if not quiet:
         for entry in entries:
             typer.echo(f"{entry['folder']}: {entry['title']}")
-    typer.echo(f"Wrote {written} ({len(entries)} grid points)")
+    typer.echo(str(written) if quiet else f"Wrote {written} ({len(entries)} grid points)")
 
 
 def report_cli(
@@ -90,7 +95,7 @@ def report_cli(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(help="Report folder. [default: reports/<run file stem>/]"),
+        typer.Option(help="Report folder. [default: runs/reports/<run file stem>/]"),
     ] = None,
     format_: Annotated[
         Format,
@@ -134,7 +139,7 @@ def report_cli(
         dest = None
         if format_ is Format.FOLDER:
             dest = check_report_folder(
-                out if out is not None else Path("reports") / run.stem, overwrite=overwrite
+                out if out is not None else REPORTS / run.stem, overwrite=overwrite
             )
         if dest is None:
             sys.stdout.write(_stdout(report, ds, format_))
@@ -146,7 +151,7 @@ def report_cli(
         typer.echo(report.title)
         for line in report.verdicts:
             typer.echo(f"- {line}")
-    typer.echo(f"Wrote {written}")
+    typer.echo(str(written) if quiet else f"Wrote {written}")
 
 
 #: Fluctuation presets reproduce can run: name -> (full, quick) of FLUCTUATION_PRESETS, steps.
@@ -314,9 +319,12 @@ def reproduce_cli(
         list[str] | None,
         typer.Option("--set", help="Override a preset setting: key=value (as in train)."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Parent folder: reports go to OUT/<preset>/.")] = Path(
-        "reports"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Parent folder: reports go to OUT/<preset>/ (the gallery: --out reports/)."
+        ),
+    ] = Path("runs") / "reports",
     run: Annotated[
         Path | None,
         typer.Option(
@@ -330,7 +338,9 @@ def reproduce_cli(
     threads: Annotated[
         int, typer.Option(help="Compute threads (torch and BLAS) of the runs.")
     ] = DEFAULT_THREADS,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Annotated[
+        bool, typer.Option(help="Print only the written report folders (no progress bar).")
+    ] = False,
 ) -> None:
     """Run a preset and write its report: from nothing to a finished report in one command."""
     with user_errors():
@@ -364,8 +374,9 @@ def reproduce_cli(
                 quiet=quiet,
                 threads=threads,
             )
-            typer.echo(f"Wrote {folder} (run {path})")
+            typer.echo(str(folder) if quiet else f"Wrote {folder} (run {path})")
         if all_:
             from spectralntk.reports.gallery import write_gallery_index
 
-            typer.echo(f"Wrote {write_gallery_index(out, names)}")
+            index = write_gallery_index(out, names)
+            typer.echo(str(index) if quiet else f"Wrote {index}")

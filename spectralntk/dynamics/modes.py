@@ -1,6 +1,6 @@
 r"""Residuals on the circle, frequency by frequency, as real Fourier coefficients.
 
-Convention (../shared/DESIGN.md, "Residual modes"): a residual r on the circle
+Convention (docs/conventions.md, "Residual modes"): a residual r on the circle
 is written as the real series
 
     r(γ) = a_0 + Σ_{k≥1} (a_k cos kγ + b_k sin kγ),     b_0 = 0,

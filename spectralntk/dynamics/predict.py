@@ -9,7 +9,7 @@ the network stays at its first-order Taylor model, and gradient descent
     f_{t+1}(x) = f_t(x) − c·η·K(x, X) r_t,
 
 with K the NTK Gram matrix on X and c the factor of the loss convention
-(../shared/DESIGN.md, "Loss and learning-rate conventions"):
+(docs/conventions.md, "Loss and learning-rate conventions"):
 
 ==========  ==================  =====
 loss        L                   c
@@ -60,7 +60,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 _T = TypeVar("_T", bound=np.generic)
 
-#: Loss conventions (../shared/DESIGN.md).
+#: Loss conventions (docs/conventions.md).
 LOSSES: tuple[str, ...] = ("half_mean", "mean", "half_sum")
 
 #: Kernel-regime dynamics: discrete gradient descent or gradient flow.

@@ -1,7 +1,7 @@
 r"""Analytic NNGP Σ and NTK Θ of deep MLPs by the layer recursion of Jacot et al. (2018).
 
 With depth hidden layers (Jacot's L = depth + 1 affine layers), σ_w² = s and
-the bias terms b (NNGP) and b_Θ (NTK) of ../shared/DESIGN.md:
+the bias terms b (NNGP) and b_Θ (NTK) of docs/conventions.md:
 
     Σ¹(x, x')      = s·x·x'/n0 + b,
     Σ^(l+1)(x, x') = s·E[φ(u)φ(v)] + b,      (u, v) ~ N(0, Σ^(l) on {x, x'}),

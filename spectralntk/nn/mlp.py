@@ -1,4 +1,4 @@
-r"""Seed-batched MLPs in the parameterizations of ../shared/DESIGN.md.
+r"""Seed-batched MLPs in the parameterizations of docs/conventions.md.
 
 A network of depth d (hidden layers) and width n has L = d + 1 affine layers
 

@@ -5,7 +5,7 @@ targets; the loss summed over seeds is differentiated once, and since seed s's l
 depends only on seed s's parameters, each seed receives exactly its own gradient: the
 batch is S independent runs computed together. No momentum, no weight decay.
 
-Loss conventions (../shared/DESIGN.md), residual r = f − y on N training points:
+Loss conventions (docs/conventions.md), residual r = f − y on N training points:
 ``half_mean`` L = (1/2N)Σr² (Jacot et al. 2018), ``mean`` L = (1/N)Σr² (PyTorch's
 MSELoss), ``half_sum`` L = ½Σr². In the kernel regime r_{t+1} ≈ (I − c·η·K) r_t with
 c = 1/N, 2/N and 1 respectively.

@@ -6,7 +6,7 @@ experiments 2.2–2.5), from a ``training`` run Dataset:
 * the analytic NTK eigenvalue λ_k on S¹ and μ_k on the training points — the Rayleigh
   quotient v_kᵀ K v_k of the unit cos/sin vectors of frequency k (averaged) of the analytic
   NTK Gram K (exactly the eigenvalue of frequency k on a uniform grid);
-* the kernel-regime rate x_k = c·η·μ_k (c of the loss convention, ../shared/DESIGN.md; on
+* the kernel-regime rate x_k = c·η·μ_k (c of the loss convention, docs/conventions.md; on
   inputs other than a grid the Fourier vectors are not eigenvectors of K and μ_k is replaced
   by its continuum value N·λ_k) and
   the predicted steps until the mode's amplitude is 10 % of its start: the least t with

@@ -58,7 +58,8 @@ def gallery_markdown(root: Path, names: list[str], descriptions: dict[str, str])
     lines = [
         "# Reproduced experiments",
         "",
-        "Reports of every preset (`../shared/EXPERIMENTS.md`; the fluctuation study of "
+        "Reports of every preset ([docs/experiments.md](../docs/experiments.md); the "
+        "fluctuation study of "
         "Hanin & Nica as `hanin-nica`), each marked **full size** (the experiment's own "
         "widths, seeds and steps) or *quick variant* (few widths, seeds and steps: what the "
         "report contains and how its findings read, not the experiment's numbers). "

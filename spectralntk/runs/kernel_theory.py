@@ -2,7 +2,7 @@
 
 In the kernel regime (Jacot et al. 2018; Lee et al. 2019) gradient descent moves the
 training residual as r_{t+1} = (I − c·η·K) r_t, K the NTK Gram on the N training
-points, c the loss convention's factor (../shared/DESIGN.md). Two kernels are used:
+points, c the loss convention's factor (docs/conventions.md). Two kernels are used:
 
 - :class:`ArchitectureTheory`: the analytic (infinite-width) NTK of one architecture
   (:func:`spectralntk.kernels.recursion.kernel_matrix`): its Gram and eigen-modes on

@@ -79,7 +79,7 @@ class TrainingConfig:
     label_noise : float
         Standard deviation of Gaussian noise added to the training targets.
     loss : {"half_mean", "mean", "half_sum"}
-        Loss convention (../shared/DESIGN.md).
+        Loss convention (docs/conventions.md).
     lr : float
         η > 0.
     steps : int

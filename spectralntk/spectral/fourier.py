@@ -1,6 +1,6 @@
 r"""Fourier conventions on S¹ and the spectrum of circulant Gram matrices.
 
-Convention (../shared/DESIGN.md): for a kernel k(γ − γ') on the circle with the
+Convention (docs/conventions.md): for a kernel k(γ − γ') on the circle with the
 uniform probability measure, the eigenvalue of frequency k is
 
     λ_k = (1/2π) ∫_0^{2π} k(γ) e^{−ikγ} dγ = (1/π) ∫_0^π k(γ) cos(kγ) dγ,

@@ -1,4 +1,4 @@
-"""Experiments of ../shared/EXPERIMENTS.md that are grids of runs: sweep presets.
+"""Experiments of docs/experiments.md that are grids of runs: sweep presets.
 
 A training preset (:mod:`spectralntk.presets`) is one ``train`` run: one depth, its widths
 and seeds. An experiment that varies another setting as well is a sweep: the tables of a
@@ -44,7 +44,7 @@ class SweepPreset:
     quick_axes: Mapping[str, list[Any]] = field(default_factory=dict)
 
 
-#: Experiment 2.1's setting (EXP001 §2.1; ../shared/EXPERIMENTS.md, "Common to EXP001").
+#: Experiment 2.1's setting (EXP001 §2.1; docs/experiments.md, "Common to EXP001").
 _EXP21: dict[str, Any] = {
     "activation": "relu",
     "weight_std": 1.0,
