@@ -170,8 +170,9 @@ class NetworkConfig:
 #: the standard parameterization with He initialisation and no biases); nothing else
 #: has its own default. (``depth`` is each command's study, not shared: ``decompose``
 #: takes Jacot et al.'s depth 4, ``train`` the seed experiments' one hidden layer,
-#: ``fluctuations`` its preset's grid of depths.) The output bias is on, as in Jacot et al.'s recursion, where
-#: every affine layer, the output layer included, adds σ_b² (DESIGN.md).
+#: ``fluctuations`` its preset's grid of depths.) The output bias is on, as in Jacot et
+#: al.'s recursion, where every affine layer, the output layer included, adds σ_b²
+#: (docs/conventions.md).
 ARCHITECTURE_DEFAULTS: Mapping[str, Any] = {
     f.name: getattr(f.default, "value", f.default)
     for f in dataclasses.fields(NetworkConfig)

@@ -86,7 +86,7 @@ def _check_keys(settings: Mapping[str, Any], where: str, parameter: str | None =
     for key in settings:
         if key not in DEFAULTS:
             close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = f"did you mean {close[0]}? " if close else ""
             raise parameter_error(
                 parameter or key,
                 f"a known setting in {where} ({hint}the settings: {', '.join(DEFAULTS)})",
