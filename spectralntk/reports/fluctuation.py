@@ -11,7 +11,8 @@ steps, the kernel drift ‖K_T − K_0‖_F/‖K_0‖_F (median and IQR over see
 
 Report-wide: the least-squares c of log(E[K²]/E[K]²) = c·β over the cells (Hanin–Nica:
 c ≈ 5), how many bootstrap intervals contain exp(5β), and Spearman's ρ between β and the
-drift. The figures are registered with :mod:`spectralntk.reports.figures`.
+drift. Its figures are drawn by :mod:`spectralntk.reports.figures` (this module imports
+no plotting code).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from spectralntk.reports import figures as _figs
 from spectralntk.reports._common import figure, provenance, quiet, seed_stat
 from spectralntk.reports.models import DepthFluctuation, FigureRef, FluctuationReport, num
 
@@ -215,115 +215,3 @@ def fluctuation_report(ds: Any, source: Any = None) -> FluctuationReport:
         covered=covered,
         drift_beta_spearman=rho,
     )
-
-
-# --------------------------------------------------------------------------
-# figures
-# --------------------------------------------------------------------------
-_MARKERS = "osD^vP*X"
-
-
-def _beta_axes(ds: Any, width: float = 4.2) -> tuple[Any, Any]:
-    fig, axes = _figs._figure(1, 1, width, 3.2)
-    ax = axes[0, 0]
-    ax.set_xlabel(_figs.axis_label(ds, "beta"))
-    return fig, ax
-
-
-def _cells_errorbar(ax: Any, report: Any, triple: Any) -> None:
-    """One marker per cell at (β, value) with its interval; ``triple(cell)`` gives
-    (value, low, high), None where missing. Colour: depth; marker: width."""
-    depths = sorted({c.depth for c in report.cells})
-    widths = sorted({c.width for c in report.cells})
-    colors = _figs._palette(len(depths))
-    for c in report.cells:
-        v, lo, hi = triple(c)
-        if v is None:
-            continue
-        err = [[v - lo if lo is not None else 0.0], [hi - v if hi is not None else 0.0]]
-        ax.errorbar(
-            [c.beta],
-            [v],
-            yerr=err,
-            fmt=_MARKERS[widths.index(c.width) % 8],
-            color=colors[depths.index(c.depth)],
-            markersize=5,
-            capsize=2,
-        )
-    for d, depth in enumerate(depths):
-        ax.plot([], [], "o", color=colors[d], label=f"depth {depth}")
-    for w, width in enumerate(widths):
-        ax.plot([], [], _MARKERS[w % 8], color="0.4", label=f"n = {width}")
-
-
-@_figs.register("ratio_vs_beta")
-def ratio_vs_beta(report: Any, ds: Any) -> Any:
-    """E[K²]/E[K]² against β with exp(5β) (Hanin & Nica 2019, Thm 1)."""
-    fig, ax = _beta_axes(ds)
-    _cells_errorbar(ax, report, lambda c: (c.ratio, c.ratio_low, c.ratio_high))
-    betas = np.array([c.beta for c in report.cells])
-    grid = np.linspace(0, betas.max() * 1.05, 100)
-    ax.plot(grid, np.exp(5 * grid), color="black", linewidth=1.0, label="exp(5β)")
-    ax.set_ylabel(_figs.axis_label(ds, "normalized_second_moment"))
-    ax.legend(loc="upper left")
-    return fig
-
-
-@_figs.register("first_step_vs_beta")
-def first_step_vs_beta(report: Any, ds: Any) -> Any:
-    """First-step relative change against β with the (dβ/n0)·exp(5β) scaling."""
-    fig, ax = _beta_axes(ds)
-    _cells_errorbar(
-        ax,
-        report,
-        lambda c: (c.first_step_change, c.first_step_change_low, c.first_step_change_high),
-    )
-    pred = [
-        (c.beta, c.first_step_prediction)
-        for c in report.cells
-        if c.first_step_prediction is not None
-    ]
-    if pred:
-        b, p = zip(*pred, strict=True)
-        ax.plot(
-            b, p, "o", markerfacecolor="none", color="black", markersize=6, label="(dβ/n0)·exp(5β)"
-        )
-    ax.set_ylabel(_figs.axis_label(ds, "first_step_relative_change"))
-    ax.axhline(0, color="0.5", linewidth=0.6)
-    ax.legend(loc="upper left")
-    return fig
-
-
-@_figs.register("drift_vs_beta")
-def drift_vs_beta(report: Any, ds: Any) -> Any:
-    """Kernel drift after training against β (median and IQR over seeds)."""
-    fig, ax = _beta_axes(ds)
-
-    def triple(c: Any) -> tuple[float | None, float | None, float | None]:
-        s = c.drift
-        return (None, None, None) if s is None else (s.median, s.q25, s.q75)
-
-    _cells_errorbar(ax, report, triple)
-    ax.set_ylabel(_figs.axis_label(ds, "training_kernel_drift"))
-    ax.legend(loc="upper left")
-    return fig
-
-
-@_figs.register("fluctuation_profiles")
-def fluctuation_profiles(report: Any, ds: Any) -> Any:
-    """Seed bands of K(x0, x(γ)) per depth (panels) and width (colours)."""
-    depths = ds["depth"].values
-    angle = ds["angle"].values
-    x, prof = _figs._wrap(angle, ds["ntk_empirical_profile"].values)  # (D, W, S, M)
-    fig, axes = _figs._figure(1, len(depths), 3.0, 2.6)
-    colors = _figs._palette(ds.sizes["width"])
-    for i, depth in enumerate(depths):
-        ax = axes[0, i]
-        for j, width in enumerate(ds["width"].values):
-            _figs._band(ax, x, prof[i, j], colors[j], f"n = {width}", linewidth=1.0, marker=".")
-        ax.set_title(f"depth {depth}")
-        ax.set_xlabel(_figs.axis_label(ds, "angle", width=32))
-        if i == 0:
-            ax.set_ylabel(_figs.axis_label(ds, "ntk_empirical_profile", width=32))
-            ax.legend(loc="upper right")
-    return fig
