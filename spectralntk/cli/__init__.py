@@ -14,6 +14,8 @@ import typer
 from spectralntk._version import __version__
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
+from spectralntk.cli.info import info_cli
+from spectralntk.cli.presets import presets_cli
 from spectralntk.cli.report import report_cli, reproduce_cli
 from spectralntk.cli.sweep import sweep_cli
 from spectralntk.cli.train import train_cli
@@ -52,6 +54,8 @@ app.command("sweep")(sweep_cli)
 app.command("fluctuations")(fluctuations_cli)
 app.command("report")(report_cli)
 app.command("reproduce")(reproduce_cli)
+app.command("presets")(presets_cli)
+app.command("info")(info_cli)
 
 
 def main() -> None:
