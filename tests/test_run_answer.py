@@ -154,7 +154,8 @@ def test_the_stored_answer_is_what_the_convergence_report_says(changes: dict) ->
 
 def test_unstable_or_zero_modes_are_never_reached() -> None:
     run = synthetic_run(lr=10.0)
-    out = frequency_answer(run.config, run.x_train, run.train_angle, run.arrays)
+    networks = [run.config.network] * len(run.config.widths)
+    out = frequency_answer(run.config, networks, run.x_train, run.train_angle, run.arrays)
     assert np.isinf(out["predicted_steps_discrete"][0, 0])  # |1 − cημ_0| ≥ 1
     assert np.isfinite(out["predicted_steps_flow"][0, 0])  # gradient flow has no limit
 

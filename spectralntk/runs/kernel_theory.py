@@ -23,6 +23,7 @@ Everything is float64 numpy; :mod:`spectralntk.dynamics.predict` does the algebr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +178,7 @@ def seed_predictions(
 
 def frequency_answer(
     config: Any,
+    networks: Sequence[NetworkConfig],
     x_train: FloatArray,
     train_angle: FloatArray,
     arrays: dict[str, Any],
@@ -186,6 +188,8 @@ def frequency_answer(
     Parameters
     ----------
     config : TrainingConfig
+    networks : sequence of NetworkConfig, length W
+        The architecture of each width (:func:`spectralntk.runs.training.network_at_width`).
     x_train : ndarray, shape (N, 2)
         Training inputs.
     train_angle : ndarray, shape (N,)
@@ -214,7 +218,6 @@ def frequency_answer(
     from spectralntk.dynamics.predict import loss_factor, steps_to_fraction
     from spectralntk.kernels.recursion import kernel_matrix
     from spectralntk.runs.recorders import fourier_rayleigh, unit_fourier_vectors
-    from spectralntk.runs.training import network_at_width
     from spectralntk.spectral.decomposition import circle_spectrum, zero_small
 
     k_max, n = config.k_max, x_train.shape[0]
@@ -222,8 +225,7 @@ def frequency_answer(
     lam = np.empty((len(config.widths), k_max + 1))
     mu = np.empty_like(lam)
     cache: dict[NetworkConfig, tuple[FloatArray, FloatArray]] = {}
-    for j, width in enumerate(config.widths):
-        net = network_at_width(config, width)
+    for j, net in enumerate(networks):
         if net not in cache:
             gram = kernel_matrix(net, x_train).ntk
             cache[net] = (

@@ -269,7 +269,8 @@ class TrainingRun:
         data = dict(self.arrays)
         data["diverged"] = (data["diverged_step"] >= 0).astype(np.int8)
         # the answer per frequency, for readers without spectralntk (ncdump, xarray, R)
-        data.update(frequency_answer(cfg, self.x_train, self.train_angle, self.arrays))
+        networks = [network_at_width(cfg, width) for width in cfg.widths]
+        data.update(frequency_answer(cfg, networks, self.x_train, self.train_angle, self.arrays))
         data["train_x1"], data["train_x2"] = self.x_train[:, 0], self.x_train[:, 1]
         data["train_angle"], data["train_target"] = self.train_angle, self.y_train
         ds = schema.make_dataset(
