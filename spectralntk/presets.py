@@ -22,7 +22,17 @@ import numpy as np
 
 from spectralntk.errors import parameter_error
 
-__all__ = ["PRESETS", "Preset", "preset_settings"]
+__all__ = [
+    "FLUCTUATION_DESCRIPTIONS",
+    "PRESETS",
+    "Preset",
+    "PresetView",
+    "fluctuation_preset_view",
+    "format_setting",
+    "preset_settings",
+    "sweep_preset_view",
+    "training_preset_view",
+]
 
 _EXP001: dict[str, Any] = {
     "depth": 1,
@@ -235,3 +245,92 @@ def preset_settings(name: str, *, quick: bool = False) -> dict[str, Any]:
     if quick:
         out.update(preset.quick)
     return out
+
+
+#: What the fluctuation studies that ``reproduce`` runs are about (settings in
+#: :data:`spectralntk.runs.fluctuations.FLUCTUATION_PRESETS`).
+FLUCTUATION_DESCRIPTIONS: dict[str, str] = {
+    "hanin-nica": (
+        "NTK fluctuations at finite depth and width against Hanin & Nica's exp(5β) "
+        "(spectralntk fluctuations)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PresetView:
+    """What ``spectralntk presets NAME`` shows of a preset.
+
+    Attributes
+    ----------
+    name, description : str
+    kind : {"train", "fluctuations", "sweep"}
+        The command that runs it (``reproduce`` runs every kind).
+    settings : mapping
+        The full variant's settings.
+    quick : mapping
+        The settings the quick variant changes, with their quick values.
+    """
+
+    name: str
+    kind: str
+    description: str
+    settings: Mapping[str, Any]
+    quick: Mapping[str, Any]
+
+
+def training_preset_view(name: str) -> PresetView:
+    """The full settings of training preset ``name`` and what its quick variant changes."""
+    full = preset_settings(name)
+    quick = preset_settings(name, quick=True)
+    changed = {key: value for key, value in quick.items() if full.get(key) != value}
+    return PresetView(name, "train", PRESETS[name].description, full, changed)
+
+
+def fluctuation_preset_view(
+    name: str, full: tuple[str, int], quick: tuple[str, int], description: str | None = None
+) -> PresetView:
+    """A fluctuation study: ``full`` and ``quick`` are (FLUCTUATION_PRESETS name, steps)."""
+    from spectralntk.runs.fluctuations import FLUCTUATION_PRESETS
+
+    settings = {**FLUCTUATION_PRESETS[full[0]], "steps": full[1]}
+    fast = {**FLUCTUATION_PRESETS[quick[0]], "steps": quick[1]}
+    changed = {key: value for key, value in fast.items() if settings.get(key) != value}
+    text = description if description is not None else FLUCTUATION_DESCRIPTIONS.get(name, "")
+    return PresetView(name, "fluctuations", text, settings, changed)
+
+
+def sweep_preset_view(name: str) -> PresetView:
+    """A sweep preset (:mod:`spectralntk.sweeps.presets`): its ``[base]`` and ``[axes]``
+    (an axis shown as ``axis.NAME``) and what its quick variant changes."""
+    from spectralntk.sweeps.presets import SWEEP_PRESETS, sweep_preset_tables
+
+    def flat(tables: Mapping[str, Any]) -> dict[str, Any]:
+        return {**tables["base"], **{f"axis.{k}": v for k, v in tables["axes"].items()}}
+
+    full = flat(sweep_preset_tables(name))
+    quick = flat(sweep_preset_tables(name, quick=True))
+    changed = {key: value for key, value in quick.items() if full.get(key) != value}
+    return PresetView(name, "sweep", SWEEP_PRESETS[name].description, full, changed)
+
+
+def format_setting(value: Any, *, limit: int = 8) -> str:
+    """A setting as a TOML value (what ``--set key=value`` takes); long lists shortened.
+
+    A list of more than ``limit`` items shows its first three and last two around
+    ``…`` and its length: ``[0, 500, 1000, …, 99500, 100000] (201 values)``.
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        items = [format_setting(v, limit=limit) for v in value]
+        if len(items) > limit:
+            return f"[{', '.join(items[:3])}, …, {', '.join(items[-2:])}] ({len(items)} values)"
+        return f"[{', '.join(items)}]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

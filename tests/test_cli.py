@@ -129,14 +129,17 @@ def config_of(path: Path) -> dict:
 
 
 def assert_spectrum_matches(path: Path, config: NetworkConfig, depths, k_max: int) -> None:  # type: ignore[no-untyped-def]
-    """The stored eigenvalues/traces equal the library's for ``config`` at each depth."""
+    """The stored eigenvalues/traces equal the library's for ``config`` at each depth
+    (eigenvalues below the zero tolerance stored as 0)."""
+    from spectralntk.spectral import zero_small
+
     ds = load(path)
     assert list(ds["depth"].values) == list(depths)
     assert ds.sizes["frequency"] == k_max + 1
     for depth in depths:
         ref = circle_spectrum(config.replace(depth=depth), k_max)
         for name in ("ntk", "nngp"):
-            lam = getattr(ref.eigenvalues, name)
+            lam = zero_small(getattr(ref.eigenvalues, name))
             stored = ds[f"{name}_eigenvalue"].sel(depth=depth).values
             np.testing.assert_allclose(stored, lam, rtol=1e-15, atol=1e-15 * abs(lam[0]))
             at_zero = ds[f"{name}_profile"].sel(depth=depth).values[0]
@@ -709,3 +712,41 @@ def test_history_records_the_command(in_tmp: Path) -> None:
     ds = load(path)
     assert "spectralntk" in ds.attrs["history"]
     assert json.loads(ds.attrs["spectralntk_config"])["command"] == "decompose"
+
+
+def test_odd_kernel_table_shows_zeros_ratios_to_lambda_max_and_no_exponent(in_tmp: Path) -> None:
+    # erf without bias: depth 0 is cos γ / 2 (λ_1 = 1/4, nothing else), depth 1 is odd
+    result, path = run_ok(
+        "--activation", "erf", "--bias-std", "0", "--depth", "0", "--depth", "1",
+        "--max-frequency", "32",
+    )  # fmt: skip
+    out = flat(stdout_of(result))
+    assert "e+16" not in out and "e+15" not in out  # no ratio to rounding noise
+    assert "k^--" not in out and "p = " not in out  # no exponent for these spectra
+    assert out.count("λ_k/λ_max") == 4 and "λ_k/λ_0" not in out
+    assert "no power law: every λ_k with 8 ≤ k ≤ 32 is 0" in out
+    assert out.count("erf is smooth") == 2 and "decays exponentially" in out
+    lines = stdout_of(result).splitlines()
+    depth0 = lines[: next(i for i, line in enumerate(lines) if line.startswith("depth 1"))]
+    row = {
+        int(line.split()[0]): line.split() for line in depth0 if re.match(r"^\s*\d+\s+[12]\s", line)
+    }
+    assert row[0][2:5] == ["0", "0", "0.000000"] and row[2][2:4] == ["0", "0"]
+    assert row[1][2:4] == ["2.500000e-01", "1.0000e+00"]
+    ds = load(path)
+    assert np.all(ds["ntk_eigenvalue"].values[0, [0, *range(2, 33)]] == 0.0)
+    assert np.all(ds["nngp_eigenvalue"].values[1, 0::2] == 0.0)
+    assert np.all(np.isnan(ds["ntk_decay_exponent"].values))
+    assert "erf is smooth" in ds["ntk_decay_exponent"].attrs["comment"]
+    report = invoke("report", str(path), "--format", "json")
+    verdicts = json.loads(stdout_of(report))["verdicts"]
+    assert "NTK: no power law (every λ_k with 8 ≤ k ≤ 32 is 0" in verdicts[0]
+    assert "NNGP: no power law (erf is smooth" in verdicts[1]
+    assert not any("e+1" in v or "k^" in v for v in verdicts)
+
+
+def test_bias_free_depth_2_nngp_exponent_is_4(in_tmp: Path) -> None:
+    result, _ = run_ok("--bias-std", "0", "--depth", "2", "--max-frequency", "1024")
+    fits = {name: p for name, p, _, _ in decay_fits(stdout_of(result))}
+    assert fits["NNGP"] == pytest.approx(4.0, abs=0.01)
+    assert fits["NTK"] == pytest.approx(2.0, abs=0.01)

@@ -237,3 +237,120 @@ def test_circulant_helpers() -> None:
     np.testing.assert_allclose(circulant_eigenvalues([1.0, 0.5, 0.5]), [2.0, 0.5])
     with pytest.raises(ParameterError, match="'row' parameter"):
         circulant_eigenvalues([])
+
+
+# ---------------------------------------------------------------------------
+# odd and smooth kernels: zeros, ratios, fits over one parity (issue 12)
+# ---------------------------------------------------------------------------
+def _erf_one_layer_nngp(k: int) -> float:
+    """λ_k of the bias-free one-hidden-layer erf NNGP (σ_w = 1, n0 = 2), by scipy's quad.
+
+    Σ¹ = cos γ / 2 on the circle (variance 1/2), so Williams' (1997) closed form gives
+    Σ²(γ) = (2/π) arcsin(cos γ / 2): an odd function of cos γ, whence λ_k = 0 for even k.
+    """
+    from scipy.integrate import quad
+
+    value, _ = quad(
+        lambda g: (2 / np.pi) * np.arcsin(np.cos(g) / 2) * np.cos(k * g), 0, np.pi, limit=200
+    )
+    return value / np.pi
+
+
+def test_quadrature_noise_of_exact_zeros_is_far_below_the_zero_tolerance() -> None:
+    # The tolerance is a statement about float64 rounding: an exact zero (even modes of
+    # an odd kernel, every mode k ≥ 2 of a depth-0 kernel) comes out below it by a margin.
+    from spectralntk.spectral import ZERO_TOLERANCE
+
+    for k_max in (64, 1024, 4096):
+        for cfg in (
+            NetworkConfig(depth=0, activation="erf", bias_std=0.0),
+            NetworkConfig(depth=3, activation="tanh", bias_std=0.0),
+            NetworkConfig(depth=1, bias_std=0.0),  # ReLU: odd k ≥ 3 vanish
+        ):
+            spec = circle_spectrum(cfg, k_max)
+            for lam in (spec.eigenvalues.ntk, spec.eigenvalues.nngp):
+                top = np.abs(lam).max()
+                zeros = lam[2::2] if cfg.activation.value != "relu" else lam[3::2]
+                assert np.abs(zeros).max() <= ZERO_TOLERANCE / 5 * top, (cfg, k_max)
+
+
+def test_odd_erf_kernel_has_exact_zeros_and_no_power_law() -> None:
+    cfg = NetworkConfig(depth=1, activation="erf", bias_std=0.0)
+    run = analytic_spectrum(cfg, [0, 1], max_frequency=64, angles=8)
+    # depth 0: Σ¹ = Θ¹ = cos γ / 2, so λ_1 = 1/4 and every other λ_k is exactly 0
+    for lam in (run.eigenvalues.ntk[0], run.eigenvalues.nngp[0]):
+        np.testing.assert_array_equal(lam[[0, *range(2, 65)]], 0.0)
+        assert lam[1] == pytest.approx(0.25, rel=1e-14)
+    # depth 1: the odd kernel (2/π) arcsin(cos γ / 2): even λ_k are 0, odd ones match quad
+    nngp = run.eigenvalues.nngp[1]
+    np.testing.assert_array_equal(nngp[0::2], 0.0)
+    for k in (1, 3, 5, 7):
+        assert nngp[k] == pytest.approx(_erf_one_layer_nngp(k), rel=1e-9, abs=1e-15)
+    for name in ("ntk", "nngp"):
+        at0, at1 = run.fits[name]
+        assert not at0.fitted and "is 0" in at0.reason and "16 ≤ k ≤ 64" in at0.reason
+        assert not at1.fitted and "erf is smooth" in at1.reason
+        assert "exponentially" in at1.describe() and at1.describe().startswith("no power law")
+
+
+def test_ratio_reference_is_lambda_max_where_lambda_0_vanishes() -> None:
+    from spectralntk.spectral import ratio_reference, zero_small
+
+    lam = zero_small([1.8e-17, 0.25, -5.9e-18, 3.5e-17, 0.01])
+    np.testing.assert_array_equal(lam, [0.0, 0.25, 0.0, 0.0, 0.01])
+    assert ratio_reference(lam) == (0.25, "λ_max")
+    assert ratio_reference([2.0, 1.0, 0.5]) == (2.0, "λ_0")
+    assert ratio_reference([0.1, 1.0, 0.5]) == (0.1, "λ_0")  # small, but not rounding noise
+
+
+@pytest.mark.parametrize(("name", "p"), [("nngp", 4.0), ("ntk", 2.0)])
+def test_bias_free_depth_2_relu_exponents_at_k_1024(name: str, p: float) -> None:
+    # Both parities decay like k^-p with different prefactors; the old fixed floor of
+    # 1e-12·λ_0 dropped the odd NNGP modes above k ≈ 800 and gave p = 3.91.
+    run = analytic_spectrum(NetworkConfig(depth=2, bias_std=0.0), max_frequency=1024, angles=4)
+    fit = run.fits[name][0]
+    assert fit.exponent == pytest.approx(p, abs=0.01)
+    assert fit.parity == "all" and fit.points == 769 and fit.k_last == 1024
+
+
+def test_bias_free_one_layer_relu_is_fitted_over_the_even_modes() -> None:
+    # odd modes k ≥ 3 vanish exactly (Basri et al. 2019): the fit uses the even ones
+    run = analytic_spectrum(NetworkConfig(depth=1, bias_std=0.0), max_frequency=256, angles=4)
+    np.testing.assert_array_equal(run.eigenvalues.ntk[0, 3::2], 0.0)
+    for name, p in (("ntk", 2.0), ("nngp", 4.0)):
+        fit = run.fits[name][0]
+        assert fit.parity == "even" and fit.points == 97  # 64, 66, …, 256
+        assert fit.exponent == pytest.approx(p, abs=0.02)
+        assert "even k only" in fit.describe()
+
+
+def test_fit_stops_where_one_parity_reaches_the_floor() -> None:
+    # even modes k^-4, odd modes half that; above k = 60 the odd ones are rounding noise.
+    k = np.arange(1, 129, dtype=float)
+    lam = np.where(k % 2 == 0, k**-4.0, 0.5 * k**-4.0)
+    lam[(k > 60) & (k % 2 == 1)] = 1e-18
+    lam = np.concatenate([[1.0], lam])
+    fit = fit_power_law(lam, (10, 128))
+    assert fit.k_last == 60 and fit.points == 51 and fit.parity == "all"
+    assert fit.exponent == pytest.approx(4.0, abs=0.01)
+    assert "float64 floor above k = 60" in fit.describe()
+    # keeping the even modes to k = 128 alone would tilt the slope away from 4
+    keep = (np.arange(129) >= 10) & ((np.arange(129) % 2 == 0) | (np.arange(129) <= 60))
+    kk = np.arange(129)[keep]
+    tilted = -np.polyfit(np.log(kk), np.log(lam[kk]), 1)[0]
+    assert abs(tilted - 4.0) > 0.05
+
+
+def test_fit_reports_why_it_is_missing() -> None:
+    from spectralntk.spectral import decay_fit
+
+    lam = np.r_[1.0, 0.5, np.full(30, 1e-17)]
+    fit = fit_power_law(lam, (8, 31))
+    assert not fit.fitted and "is 0" in fit.reason
+    lam = np.r_[1.0, 0.5, 0.25, 0.1, np.full(28, 1e-17)]
+    fit = fit_power_law(lam, (2, 31))
+    assert not fit.fitted and "float64 floor" in fit.reason and "k = 4" in fit.reason
+    smooth = decay_fit(np.exp(-np.arange(40.0)), activation="gelu", depth=2)
+    assert not smooth.fitted and "gelu is smooth" in smooth.reason
+    relu = decay_fit(np.r_[1.0, np.arange(1, 40.0) ** -2], activation="relu", depth=2)
+    assert relu.exponent == pytest.approx(2.0, abs=1e-12)

@@ -15,6 +15,8 @@ from spectralntk._version import __version__
 from spectralntk.cli._common import OneValueCommand
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
+from spectralntk.cli.info import info_cli
+from spectralntk.cli.presets import presets_cli
 from spectralntk.cli.report import report_cli, reproduce_cli
 from spectralntk.cli.sweep import sweep_cli
 from spectralntk.cli.train import train_cli
@@ -54,6 +56,8 @@ app.command("sweep", cls=OneValueCommand)(sweep_cli)
 app.command("fluctuations", cls=OneValueCommand)(fluctuations_cli)
 app.command("report", cls=OneValueCommand)(report_cli)
 app.command("reproduce", cls=OneValueCommand)(reproduce_cli)
+app.command("presets", cls=OneValueCommand)(presets_cli)
+app.command("info", cls=OneValueCommand)(info_cli)
 
 
 def main() -> None:

@@ -57,39 +57,56 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
     """Rich renderables for a :class:`~spectralntk.runs.spectrum.SpectrumRun` (pure).
 
     One table per depth: k, multiplicity, then for the NTK and the NNGP λ_k,
-    λ_k/λ_0 and the cumulative share of the trace k(0); below it the fitted
-    power-law decay of each kernel with its range.
+    λ_k/λ_0 (λ_k/λ_max where λ_0 = 0) and the cumulative share of the trace k(0);
+    eigenvalues below the run's zero tolerance show as 0. Below it the fitted
+    power-law decay of each kernel with its range, or why there is none.
     """
     from rich.text import Text
+
+    from spectralntk.spectral.decomposition import ratio_reference
 
     out: list = []
     rows = _shown_frequencies(run.max_frequency, all_rows)
     for i, depth in enumerate(run.depths):
+        columns, heads = [], []
+        for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
+            lam = getattr(run.eigenvalues, name)[i]
+            ref, ref_label = ratio_reference(lam, run.zero_tolerance)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = lam / ref if ref > 0 else np.full_like(lam, np.nan)
+            columns.append((lam, ratio, run.share(name)[i]))
+            heads += [f"{label} λ_k", f"λ_k/{ref_label}", "cum. share"]
         table = plain_table(
             f"depth {depth} (L = {depth + 1} affine layers), "
             f"{run.config.activation.value}, {run.config.parameterization.value} parameterization",
-            ["k", "mult"]
-            + [c for name in ("NTK", "NNGP") for c in (f"{name} λ_k", "λ_k/λ_0", "cum. share")],
+            ["k", "mult", *heads],
         )
         mult = [1] + [2] * run.max_frequency
-        columns = []
-        for name in ("ntk", "nngp"):
-            lam = getattr(run.eigenvalues, name)[i]
-            columns.append((lam, lam / lam[0], run.share(name)[i]))
         for k in rows:
             cells = [str(k), str(mult[k])]
             for lam, ratio, share in columns:
-                cells += [f"{lam[k]:.6e}", f"{ratio[k]:.4e}", f"{share[k]:.6f}"]
+                if lam[k] == 0.0:  # below the zero tolerance: an exact zero, not noise
+                    cells += ["0", "0", f"{share[k]:.6f}"]
+                else:
+                    cells += [f"{lam[k]:.6e}", f"{ratio[k]:.4e}", f"{share[k]:.6f}"]
             table.add_row(*cells)
         out.append(table)
         for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
             fit = run.fits[name][i]
             trace = float(getattr(run.trace, name)[i])
+            law = (
+                f"λ_k ∝ k^-p, p = {fit.exponent:.4f} ({fit.describe()})"
+                if fit.fitted
+                else fit.describe()
+                + ("" if "≤ k ≤" in fit.reason else f" (fit range {fit.k_min} ≤ k ≤ {fit.k_max})")
+            )
+            out.append(Text(f"{label}: k(0) = {trace:.10g}; {law}"))
+        zeros = sum(int(np.sum(getattr(run.eigenvalues, n)[i] == 0.0)) for n in ("ntk", "nngp"))
+        if zeros:
             out.append(
                 Text(
-                    f"{label}: k(0) = {trace:.10g}; λ_k ∝ k^-p, p = {fit.exponent:.4f} "
-                    f"(log-log least squares over {fit.k_min} ≤ k ≤ {fit.k_max}, "
-                    f"{fit.points} eigenvalues)"
+                    f"0 = |λ_k| ≤ {run.zero_tolerance:g}·λ_max (float64 rounding of an exact "
+                    "zero); ratios are to λ_max = max_k λ_k where λ_0 = 0."
                 )
             )
         out.append(Text(""))

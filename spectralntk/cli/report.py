@@ -15,7 +15,7 @@ from spectralntk.cli._common import default_run_path, fail, user_errors, with_pr
 from spectralntk.cli._inert import refuse_inert
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
-__all__ = ["report_cli", "reproduce_cli"]
+__all__ = ["publish_run", "report_cli", "reproduce_cli"]
 
 
 #: Where reports go by default: beside the runs (``runs/`` is not tracked), never into the
@@ -37,8 +37,8 @@ def _stdout(report: Any, ds: Any, fmt: Format) -> str:
 
     if fmt is Format.JSON:
         return render_json(report)
-    if fmt is Format.MARKDOWN:
-        return render_markdown(report)
+    if fmt is Format.MARKDOWN:  # no figures are drawn here, so none is linked
+        return render_markdown(report.model_copy(update={"figures": []}))
     from spectralntk.reports.figures import draw_figures
 
     with tempfile.TemporaryDirectory(prefix="spectralntk-report-") as tmp:
@@ -281,10 +281,6 @@ def reproduce_report(
     dest = check_report_folder(out / preset, overwrite=overwrite)
     stem = f"{preset}{'-quick' if quick else ''}"
     path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
-    from spectralntk.reports.build import build_report
-    from spectralntk.reports.write import write_report
-    from spectralntk.store.netcdf import save
-
     set_threads(threads, import_torch=True)
     run = with_progress(job, disable=quiet)
     history = "spectralntk " + shlex.join(
@@ -297,12 +293,48 @@ def reproduce_report(
             str(out),
         ]
     )
+    return path, with_progress(
+        lambda on_progress: publish_run(
+            run, path, dest, history, overwrite=overwrite, svg=svg, on_progress=on_progress
+        ),
+        disable=quiet,
+    )
+
+
+def publish_run(
+    run: Any,
+    path: Path,
+    dest: Path,
+    history: str,
+    *,
+    overwrite: bool,
+    svg: bool,
+    on_progress: Any = None,
+) -> Path:
+    """Save ``run`` at ``path`` and write its report folder ``dest``, reporting each phase.
+
+    ``on_progress(done, total, description)`` is called before each of the four phases
+    (the run's dataset, the run file, the report, its figures and documents) and at the
+    end. Returns the report folder.
+    """
+    from spectralntk.reports.build import build_report
+    from spectralntk.reports.write import write_report
+    from spectralntk.store.netcdf import save
+
+    def phase(done: int, text: str) -> None:
+        if on_progress is not None:
+            on_progress(done, 4, text)
+
+    phase(0, "building the run's dataset")
     ds = run.to_dataset(history=history)
-    if not quiet:
-        typer.echo(f"writing {path} and the report …", err=True)
+    phase(1, f"writing {path.name}")
     save(ds, path, overwrite=True)
+    phase(2, "building the report")
     report = build_report(ds, path.name)
-    return path, write_report(report, ds, dest, overwrite=overwrite, svg=svg)
+    phase(3, f"drawing {len(report.figures)} figures and writing {dest.name}/")
+    written = write_report(report, ds, dest, overwrite=overwrite, svg=svg)
+    phase(4, "done")
+    return written
 
 
 def reproduce_cli(
@@ -374,6 +406,13 @@ def reproduce_cli(
                 quiet=quiet,
                 threads=threads,
             )
+            if not quiet:  # the findings, as `report` prints them
+                from spectralntk.reports.models import load_report
+
+                report = load_report((folder / "report.json").read_text(encoding="utf-8"))
+                typer.echo(report.title)
+                for line in report.verdicts:
+                    typer.echo(f"- {line}")
             typer.echo(str(folder) if quiet else f"Wrote {folder} (run {path})")
         if all_:
             from spectralntk.reports.gallery import write_gallery_index

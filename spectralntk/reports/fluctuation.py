@@ -11,7 +11,8 @@ steps, the kernel drift ‖K_T − K_0‖_F/‖K_0‖_F (median and IQR over see
 
 Report-wide: the least-squares c of log(E[K²]/E[K]²) = c·β over the cells (Hanin–Nica:
 c ≈ 5), how many bootstrap intervals contain exp(5β), and Spearman's ρ between β and the
-drift. The figures are registered with :mod:`spectralntk.reports.figures`.
+drift. Its figures are drawn by :mod:`spectralntk.reports.figures` (this module imports
+no plotting code).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from spectralntk.reports import figures as _figs
 from spectralntk.reports._common import figure, provenance, quiet, seed_stat
 from spectralntk.reports.models import DepthFluctuation, FigureRef, FluctuationReport, num
 
@@ -223,160 +223,3 @@ def fluctuation_report(ds: Any, source: Any = None) -> FluctuationReport:
         covered=covered,
         drift_beta_spearman=rho,
     )
-
-
-# --------------------------------------------------------------------------
-# figures
-# --------------------------------------------------------------------------
-_MARKERS = "osD^vP*X"
-
-
-def _beta_axes(ds: Any, width: float = 5.0) -> tuple[Any, Any]:
-    fig, axes = _figs._figure(1, 1, width, 3.0)
-    ax = axes[0, 0]
-    ax.set_xlabel(_figs.axis_label(ds, "beta"))
-    return fig, ax
-
-
-def _cells_errorbar(ax: Any, report: Any, triple: Any, *, magnitude: bool = False) -> None:
-    """One marker per cell at (β, value) with its interval; ``triple(cell)`` gives
-    (value, low, high), None where missing. Colour: depth; marker: width.
-
-    With ``magnitude`` the marker sits at |value| (for a log axis): filled where the value
-    is positive, open where it is negative; an interval that contains 0 runs down to the
-    axis floor."""
-    depths = sorted({c.depth for c in report.cells})
-    widths = sorted({c.width for c in report.cells})
-    colors = _figs._palette(len(depths))
-    for c in report.cells:
-        v, lo, hi = triple(c)
-        if v is None:
-            continue
-        lo = v if lo is None else lo
-        hi = v if hi is None else hi
-        color = colors[depths.index(c.depth)]
-        face: Any = color
-        if magnitude:
-            face = color if v > 0 else "none"
-            ends = sorted((abs(lo), abs(hi)))
-            bottom = 0.0 if lo <= 0 <= hi else ends[0]
-            top = ends[1]
-            v = abs(v)
-            lo, hi = min(bottom, v), max(top, v)
-        through_zero = magnitude and lo <= 0
-        if through_zero:  # the interval holds 0: the bar runs off the bottom (caret)
-            lo = v / 20
-            ax.plot([c.beta], [lo], "v", color=color, markersize=3)
-        ax.errorbar(
-            [c.beta],
-            [v],
-            yerr=[[v - lo], [hi - v]],
-            fmt=_MARKERS[widths.index(c.width) % 8],
-            color=color,
-            markerfacecolor=face,
-            markersize=5,
-            capsize=2,
-        )
-    for d, depth in enumerate(depths):
-        ax.plot([], [], "o", color=colors[d], label=f"depth {depth}")
-    for w, width in enumerate(widths):
-        ax.plot([], [], _MARKERS[w % 8], color="0.4", label=f"n = {width}")
-
-
-@_figs.register("ratio_vs_beta")
-def ratio_vs_beta(report: Any, ds: Any) -> Any:
-    """E[K²]/E[K]² against β with exp(5β) (Hanin & Nica 2019, Thm 1)."""
-    fig, ax = _beta_axes(ds)
-    _cells_errorbar(ax, report, lambda c: (c.ratio, c.ratio_low, c.ratio_high))
-    betas = np.array([c.beta for c in report.cells])
-    grid = np.linspace(0, betas.max() * 1.05, 100)
-    ax.plot(grid, np.exp(5 * grid), color="black", linewidth=1.0, label="exp(5β)")
-    ax.set_ylabel(_figs.axis_label(ds, "normalized_second_moment"))
-    _figs.legend_outside(fig, ax)
-    return fig
-
-
-@_figs.register("first_step_vs_beta")
-def first_step_vs_beta(report: Any, ds: Any) -> Any:
-    """|First-step relative change| against β with the (dβ/n0)·exp(5β) scaling, log axis.
-
-    The measured change may be negative while the prediction is a positive size: the
-    markers show |E[ΔK]/E[K]|, filled for a positive, open for a negative measurement."""
-    from matplotlib.lines import Line2D
-
-    fig, ax = _beta_axes(ds)
-    _cells_errorbar(
-        ax,
-        report,
-        lambda c: (c.first_step_change, c.first_step_change_low, c.first_step_change_high),
-        magnitude=True,
-    )
-    pred = [
-        (c.beta, c.first_step_prediction)
-        for c in report.cells
-        if c.first_step_prediction is not None and c.first_step_prediction > 0
-    ]
-    if pred:
-        b, p = zip(*pred, strict=True)
-        ax.plot(
-            b,
-            p,
-            "_",
-            color="black",
-            markersize=12,
-            markeredgewidth=1.5,
-            linestyle="none",
-            label="(dβ/n0)·exp(5β)",
-        )
-    ax.set_yscale("log")
-    ax.set_ylabel(_figs.axis_label(ds, "first_step_relative_change", width=34))
-    ax.plot([], [], "o", color="0.4", label="E[ΔK] > 0 (filled)")
-    ax.add_line(
-        Line2D(
-            [],
-            [],
-            marker="o",
-            color="0.4",
-            markerfacecolor="none",
-            linestyle="none",
-            label="E[ΔK] < 0 (open)",
-        )
-    )
-    _figs.legend_outside(fig, ax)
-    return fig
-
-
-@_figs.register("drift_vs_beta")
-def drift_vs_beta(report: Any, ds: Any) -> Any:
-    """Kernel drift after training against β (median and IQR over seeds)."""
-    fig, ax = _beta_axes(ds)
-
-    def triple(c: Any) -> tuple[float | None, float | None, float | None]:
-        s = c.drift
-        return (None, None, None) if s is None else (s.median, s.q25, s.q75)
-
-    _cells_errorbar(ax, report, triple)
-    ax.set_ylabel(_figs.axis_label(ds, "training_kernel_drift"))
-    _figs.legend_outside(fig, ax)
-    return fig
-
-
-@_figs.register("fluctuation_profiles")
-def fluctuation_profiles(report: Any, ds: Any) -> Any:
-    """Seed bands of K(x0, x(γ)) per depth (panels) and width (colours)."""
-    depths = ds["depth"].values
-    angle = ds["angle"].values
-    x, prof = _figs._wrap(angle, ds["ntk_empirical_profile"].values)  # (D, W, S, M)
-    fig, axes = _figs._panels(len(depths), 2.4, 2.2)
-    colors = _figs._palette(ds.sizes["width"])
-    for i, depth in enumerate(depths):
-        ax = axes[i]
-        for j, width in enumerate(ds["width"].values):
-            _figs._band(ax, x, prof[i, j], colors[j], f"n = {width}", linewidth=1.0, marker=".")
-        ax.set_title(f"depth {depth}")
-        _figs._angle_ticks(ax)
-    _figs._outer_labels(
-        fig, axes, _figs.axis_label(ds, "angle"), _figs.axis_label(ds, "ntk_empirical_profile")
-    )
-    _figs.legend_outside(fig, axes)
-    return fig

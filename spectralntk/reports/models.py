@@ -119,6 +119,10 @@ class KernelSpectrum(_Model):
     frequency_for_90_percent: int | None = Field(
         description="smallest k whose cumulative share of the trace reaches 0.9"
     )
+    decay_fit: str | None = Field(
+        default=None,
+        description="how the power law was fitted (parity, frequencies used), or why none is",
+    )
 
 
 class WidthDistance(_Model):

@@ -1,9 +1,12 @@
 r"""The spectrum report of a ``decompose`` run (analytic or empirical kernels).
 
-Per depth and kernel (NTK, NNGP): the eigenvalues λ_k on S¹, the trace k(0), the
-cumulative share of the trace, the power-law fit λ_k ≈ C·k^−p (stored with an analytic
-run; fitted over [⌈K/4⌉, K] with :func:`spectralntk.spectral.decomposition.fit_power_law`
-for an empirical run) and the smallest frequency holding 90 % of the trace. For an
+Per depth and kernel (NTK, NNGP): the eigenvalues λ_k on S¹ (those below
+:data:`~spectralntk.spectral.decomposition.ZERO_TOLERANCE`·λ_max reported as 0), the
+trace k(0), the cumulative share of the trace, the power-law fit λ_k ≈ C·k^−p
+(:func:`spectralntk.spectral.decomposition.decay_fit` of the stored eigenvalues, over the
+analytic run's stored fit range or [⌈K/4⌉, K]: over the non-vanishing parity and above the
+float64 floor, and none for a smooth activation, with the reason) and the smallest
+frequency holding 90 % of the trace. For an
 empirical run, per (depth, width): the relative Frobenius distance of the empirical to
 the analytic Gram, the relative error of the empirical Rayleigh quotients against the
 aliased grid eigenvalues μ_k/N and the energy leaked to other frequencies (median over
@@ -44,23 +47,24 @@ def _trace(ds: Any, kernel: str) -> Any:
 
 
 def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
-    from spectralntk.spectral.decomposition import cumulative_share, fit_power_law
+    from spectralntk.spectral.decomposition import cumulative_share, decay_fit, zero_small
+    from spectralntk.store.schema import read_config
 
     out = []
     freqs = ds["frequency"].values.astype(int).tolist()
+    activation = str(read_config(ds).get("network", {}).get("activation", "relu"))
     for kernel in KERNELS:
-        lam = ds[f"{kernel}_eigenvalue"].values
+        lam = zero_small(ds[f"{kernel}_eigenvalue"].values)
         trace = _trace(ds, kernel)
         share = cumulative_share(lam, trace)
+        rng: tuple[int, int] | None = None
+        if not empirical:
+            var = ds[f"{kernel}_decay_exponent"]
+            rng = (int(var.attrs["fit_min_frequency"]), int(var.attrs["fit_max_frequency"]))
         for i, depth in enumerate(ds["depth"].values.astype(int)):
-            if empirical:
-                fit = fit_power_law(lam[i])
-                exponent, prefactor, rng = fit.exponent, fit.prefactor, (fit.k_min, fit.k_max)
-            else:
-                var = ds[f"{kernel}_decay_exponent"]
-                exponent = var.values[i]
-                prefactor = ds[f"{kernel}_decay_prefactor"].values[i]
-                rng = (int(var.attrs["fit_min_frequency"]), int(var.attrs["fit_max_frequency"]))
+            # refitted from the stored λ_k, so that older files (fitted with a floor that
+            # dropped one parity, or fitted to noise) report the same as new ones
+            fit = decay_fit(lam[i], rng, activation=activation, depth=int(depth))
             reach = np.nonzero(share[i] >= 0.9)[0]
             out.append(
                 KernelSpectrum(
@@ -71,10 +75,11 @@ def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
                     frequencies=freqs,
                     eigenvalues=[num(v) for v in lam[i]],
                     cumulative_share=[num(v) for v in share[i]],
-                    decay_exponent=num(exponent),
-                    decay_prefactor=num(prefactor),
-                    fit_range=rng,
+                    decay_exponent=num(fit.exponent),
+                    decay_prefactor=num(fit.prefactor),
+                    fit_range=(fit.k_min, fit.k_max),
                     frequency_for_90_percent=int(freqs[reach[0]]) if reach.size else None,
+                    decay_fit=fit.describe(),
                 )
             )
     return out
@@ -127,14 +132,19 @@ def _verdicts(
         nngp = next(k for k in kernels if k.kernel == "nngp" and k.depth == ntk.depth)
 
         def slope(k: KernelSpectrum) -> str:
-            return "undefined" if k.decay_exponent is None else f"k^-{k.decay_exponent:.2f}"
+            label = _LABEL[k.kernel]
+            if k.decay_exponent is None:
+                why = (k.decay_fit or "").removeprefix("no power law: ")
+                return f"{label}: no power law" + (f" ({why})" if why else "")
+            return f"{label} λ_k ∝ k^{-k.decay_exponent:.2f}"
 
         lo, hi = ntk.fit_range
+        fitted = ntk.decay_exponent is not None or nngp.decay_exponent is not None
         out.append(
-            f"depth {ntk.depth} (L = {ntk.jacot_layers}): NTK λ_k ∝ {slope(ntk)}, NNGP λ_k ∝ "
-            f"{slope(nngp)} (log-log fit over {lo} ≤ k ≤ {hi}); 90 % of the trace k(0) lies in "
-            f"k ≤ {ntk.frequency_for_90_percent} for the NTK and k ≤ "
-            f"{nngp.frequency_for_90_percent} for the NNGP."
+            f"depth {ntk.depth} (L = {ntk.jacot_layers}): {slope(ntk)}, {slope(nngp)}"
+            + (f" (log-log fit over {lo} ≤ k ≤ {hi})" if fitted else "")
+            + f"; 90 % of the trace k(0) lies in k ≤ {ntk.frequency_for_90_percent} for the "
+            f"NTK and k ≤ {nngp.frequency_for_90_percent} for the NNGP."
         )
     for key, q in exponents.items():
         kernel, _, depth = key.split()

@@ -13,13 +13,18 @@ points, c the loss convention's factor (docs/conventions.md). Two kernels are us
   seed's own initial outputs (discrete (1 − cημ)^t and gradient flow e^{−cημt} per
   eigen-mode, in Fourier modes), and the network linearized at step 0 (its own
   empirical NTK K̂₀ and f₀): its prediction on the evaluation grid at checkpoints and
-  its residual modes (I − cηK̂₀)^t r₀ at every recorded step.
+  its residual modes (I − cηK̂₀)^t r₀ at every recorded step;
+- :func:`frequency_answer`: the run's answer per frequency k, as the run file stores it
+  for readers without spectralntk: λ_k on S¹, μ_k on the training points, the target's
+  amplitude and phase, the predicted steps until a mode is at 10 % of its start
+  (discrete and flow) and the measured share of each mode left at the last step.
 
 Everything is float64 numpy; :mod:`spectralntk.dynamics.predict` does the algebra.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +33,19 @@ from numpy.typing import NDArray
 
 from spectralntk.config import NetworkConfig
 
-__all__ = ["ArchitectureTheory", "SeedPredictions", "seed_predictions"]
+__all__ = [
+    "LEARNED_FRACTION",
+    "ArchitectureTheory",
+    "SeedPredictions",
+    "frequency_answer",
+    "seed_predictions",
+]
 
 FloatArray = NDArray[np.float64]
+
+#: A mode counts as learned when its residual amplitude is down to this share of its start
+#: (the convergence report's threshold, :data:`spectralntk.reports.convergence.FRACTION`).
+LEARNED_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -167,3 +182,87 @@ def seed_predictions(
     qa, qb = modes(own.flow_train_residual(steps))
     la, lb = modes(lin.train_residual(steps))
     return SeedPredictions(lin.eval_prediction(checkpoints), pa, pb, qa, qb, la, lb)
+
+
+def frequency_answer(
+    config: Any,
+    networks: Sequence[NetworkConfig],
+    x_train: FloatArray,
+    train_angle: FloatArray,
+    arrays: dict[str, Any],
+) -> dict[str, FloatArray]:
+    """The run's answer per frequency k = 0..K, as stored in a training run file.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    networks : sequence of NetworkConfig, length W
+        The architecture of each width (:func:`spectralntk.runs.training.network_at_width`).
+    x_train : ndarray, shape (N, 2)
+        Training inputs.
+    train_angle : ndarray, shape (N,)
+        Their angles.
+    arrays : dict
+        The run's recorded arrays: ``residual_cos``, ``residual_sin`` (W, S, T, K + 1)
+        and ``diverged_step`` (W, S).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``analytic_eigenvalue`` (W, K + 1): λ_k of the analytic NTK on S¹ (below the zero
+        tolerance stored as 0); ``train_eigenvalue`` (W, K + 1): μ_k, the mean Rayleigh
+        quotient of the unit cos/sin vectors of frequency k of the analytic NTK Gram on
+        the training points (its eigenvalue of frequency k on a grid);
+        ``target_amplitude``, ``target_phase`` (K + 1): A_k ≥ 0 and φ_k ∈ [0, 2π) of the
+        target's term A_k sin(kγ + φ_k); ``predicted_steps_discrete`` and
+        ``predicted_steps_flow`` (W, K + 1): steps until the mode is at
+        :data:`LEARNED_FRACTION` of its start, least t with |1 − cημ|^t ≤ 0.1 and
+        ln 10/(cημ) (+inf: never), with μ = μ_k on a grid and N·λ_k on other inputs
+        (there the Fourier vectors are not eigenvectors of the Gram, as in the
+        convergence report); ``measured_fraction`` (W, S, K + 1): the residual's
+        frequency-k amplitude at the last recorded step over its amplitude at step 0
+        (NaN for diverged seeds and for modes that start at 0).
+    """
+    from spectralntk.dynamics.predict import loss_factor, steps_to_fraction
+    from spectralntk.kernels.recursion import kernel_matrix
+    from spectralntk.runs.recorders import fourier_rayleigh, unit_fourier_vectors
+    from spectralntk.spectral.decomposition import circle_spectrum, zero_small
+
+    k_max, n = config.k_max, x_train.shape[0]
+    waves = unit_fourier_vectors(np.asarray(train_angle, dtype=np.float64), k_max)
+    lam = np.empty((len(config.widths), k_max + 1))
+    mu = np.empty_like(lam)
+    cache: dict[NetworkConfig, tuple[FloatArray, FloatArray]] = {}
+    for j, net in enumerate(networks):
+        if net not in cache:
+            gram = kernel_matrix(net, x_train).ntk
+            cache[net] = (
+                zero_small(circle_spectrum(net, k_max).eigenvalues.ntk),
+                fourier_rayleigh(gram[None], waves)[0] * n,
+            )
+        lam[j], mu[j] = cache[net]
+    carrier = mu if config.inputs == "grid" else n * lam
+    c = loss_factor(config.loss, n)
+    positive = carrier > 0
+    safe = np.where(positive, carrier, 1.0)
+
+    def steps(dynamics: str) -> FloatArray:
+        out = steps_to_fraction(safe, config.lr, c, LEARNED_FRACTION, dynamics=dynamics)
+        return np.where(positive, out, np.inf)
+
+    a, b = config.target.fourier_coefficients(k_max)
+    amplitude = np.hypot(a, b)
+    phase = np.where(amplitude > 0, np.mod(np.arctan2(a, b), 2.0 * np.pi), 0.0)
+    amp = np.hypot(arrays["residual_cos"], arrays["residual_sin"])  # (W, S, T, F)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left = amp[:, :, -1, :] / amp[:, :, 0, :]
+    left[np.asarray(arrays["diverged_step"]) >= 0] = np.nan
+    return {
+        "analytic_eigenvalue": lam,
+        "train_eigenvalue": mu,
+        "target_amplitude": amplitude,
+        "target_phase": phase,
+        "predicted_steps_discrete": steps("discrete"),
+        "predicted_steps_flow": steps("flow"),
+        "measured_fraction": np.where(np.isfinite(left), left, np.nan),
+    }

@@ -1,7 +1,10 @@
 """The analytic spectrum run behind ``spectralntk decompose --kernel analytic``.
 
-For every requested depth: the NNGP and NTK eigenvalues λ_k on S¹ (k = 0..K),
-their cumulative share of the trace, the power-law decay fit, and the kernel
+For every requested depth: the NNGP and NTK eigenvalues λ_k on S¹ (k = 0..K; those
+below :data:`~spectralntk.spectral.decomposition.ZERO_TOLERANCE`·λ_max are stored as
+0), their cumulative share of the trace, the power-law decay fit (over the
+non-vanishing parity and above the float64 floor; none for smooth activations, whose
+spectra decay exponentially), and the kernel
 profiles k(γ) = K(x0, x(γ)) on a uniform angle grid. The result is computed
 with numpy alone; :meth:`SpectrumRun.to_dataset` builds the run Dataset
 (importing xarray only then), so a caller can print before paying for xarray.
@@ -22,11 +25,13 @@ from spectralntk.kernels.activations import DEFAULT_HERMITE_NODES
 from spectralntk.kernels.circle import circle_kernel, uniform_angles
 from spectralntk.kernels.recursion import Kernel
 from spectralntk.spectral.decomposition import (
+    ZERO_TOLERANCE,
     PowerLawFit,
     circle_spectrum,
     cumulative_share,
+    decay_fit,
     default_fit_range,
-    fit_power_law,
+    zero_small,
 )
 from spectralntk.spectral.fourier import multiplicity
 from spectralntk.spectral.quadrature import default_nodes
@@ -49,7 +54,7 @@ class SpectrumRun:
         The architecture; its ``depth`` is the first of ``depths``.
     depths : tuple of int, length D
     eigenvalues : Kernel
-        λ_k, arrays of shape (D, K + 1).
+        λ_k, arrays of shape (D, K + 1); |λ_k| ≤ ``zero_tolerance``·λ_max is 0.
     trace : Kernel
         k(0), arrays of shape (D,).
     angles : ndarray, shape (M,)
@@ -57,11 +62,14 @@ class SpectrumRun:
     profile : Kernel
         K(x0, x(γ)) on ``angles``, arrays of shape (D, M).
     fits : dict of str to tuple of PowerLawFit
-        ``"ntk"`` and ``"nngp"``: one fit per depth over ``fit_range``.
+        ``"ntk"`` and ``"nngp"``: one fit per depth over ``fit_range``
+        (:func:`~spectralntk.spectral.decomposition.decay_fit`).
     fit_range : (int, int)
     quadrature_nodes : int
         Gauss–Legendre nodes used on [0, π].
     hermite_nodes : int
+    zero_tolerance : float
+        Share of λ_max below which an eigenvalue is reported as 0.
     """
 
     config: NetworkConfig
@@ -74,6 +82,7 @@ class SpectrumRun:
     fit_range: tuple[int, int]
     quadrature_nodes: int
     hermite_nodes: int
+    zero_tolerance: float = ZERO_TOLERANCE
 
     @property
     def max_frequency(self) -> int:
@@ -98,6 +107,7 @@ class SpectrumRun:
             "fit_range": list(self.fit_range),
             "quadrature_nodes": self.quadrature_nodes,
             "hermite_nodes": self.hermite_nodes,
+            "zero_tolerance": self.zero_tolerance,
         }
 
     def to_dataset(self, *, history: str | None = None) -> Any:
@@ -133,10 +143,29 @@ class SpectrumRun:
         )
         lo, hi = self.fit_range
         for name in KERNELS:
+            ds[f"{name}_eigenvalue"].attrs.update(
+                zero_tolerance=self.zero_tolerance,
+                comment=f"|lambda_k| <= {self.zero_tolerance:g} max_k |lambda_k| is stored as 0",
+            )
             ds[f"{name}_decay_exponent"].attrs.update(
-                fit_min_frequency=np.int32(lo), fit_max_frequency=np.int32(hi)
+                fit_min_frequency=np.int32(lo),
+                fit_max_frequency=np.int32(hi),
+                comment=_ascii(
+                    "NaN where no power law is fitted; "
+                    + "; ".join(
+                        f"depth {d}: {fit.describe()}"
+                        for d, fit in zip(self.depths, self.fits[name], strict=True)
+                    )
+                ),
             )
         return ds
+
+
+def _ascii(text: str) -> str:
+    """``text`` with the few non-ASCII symbols of the fit descriptions spelled out."""
+    for symbol, word in (("≤", "<="), ("λ", "lambda"), ("·", " "), ("≥", ">=")):
+        text = text.replace(symbol, word)
+    return text
 
 
 def analytic_spectrum(
@@ -195,9 +224,14 @@ def analytic_spectrum(
     def stacked(items: list[Kernel]) -> Kernel:
         return Kernel(nngp=np.stack([k.nngp for k in items]), ntk=np.stack([k.ntk for k in items]))
 
-    eigen = stacked([s.eigenvalues for s in spectra])
+    raw = stacked([s.eigenvalues for s in spectra])
+    eigen = Kernel(nngp=zero_small(raw.nngp), ntk=zero_small(raw.ntk))
+    activation = config.activation.value
     fits = {
-        name: tuple(fit_power_law(lam, (lo, hi)) for lam in getattr(eigen, name))
+        name: tuple(
+            decay_fit(lam, (lo, hi), activation=activation, depth=depth)
+            for lam, depth in zip(getattr(eigen, name), depth_list, strict=True)
+        )
         for name in KERNELS
     }
     return SpectrumRun(

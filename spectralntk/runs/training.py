@@ -267,8 +267,13 @@ class TrainingRun:
             schema.EIGENMODE: np.arange(cfg.points, dtype=np.int32),
             schema.RANK: np.arange(cfg.points, dtype=np.int32),
         }
+        from spectralntk.runs.kernel_theory import LEARNED_FRACTION, frequency_answer
+
         data = dict(self.arrays)
         data["diverged"] = (data["diverged_step"] >= 0).astype(np.int8)
+        # the answer per frequency, for readers without spectralntk (ncdump, xarray, R)
+        networks = [network_at_width(cfg, width) for width in cfg.widths]
+        data.update(frequency_answer(cfg, networks, self.x_train, self.train_angle, self.arrays))
         data["train_x1"], data["train_x2"] = self.x_train[:, 0], self.x_train[:, 1]
         data["train_angle"], data["train_target"] = self.train_angle, self.y_train
         ds = schema.make_dataset(
@@ -286,6 +291,8 @@ class TrainingRun:
         ds.attrs["jacot_layers"] = np.int32(cfg.network.depth + 1)
         ds.attrs["loss_convention"] = cfg.loss
         ds.attrs["loss_factor_c"] = loss_factor(cfg.loss, cfg.points)
+        for name in ("predicted_steps_discrete", "predicted_steps_flow"):
+            ds[name].attrs["fraction"] = LEARNED_FRACTION
         return ds
 
 

@@ -1,13 +1,17 @@
 """Spectra on the circle: Fourier conventions, quadrature, exact decompositions."""
 
 from spectralntk.spectral.decomposition import (
+    ZERO_TOLERANCE,
     CircleSpectrum,
     PowerLawFit,
     circle_spectrum,
     cumulative_share,
+    decay_fit,
     default_fit_range,
     discrete_spectrum,
     fit_power_law,
+    ratio_reference,
+    zero_small,
 )
 from spectralntk.spectral.fourier import (
     circulant_eigenvalues,
@@ -17,6 +21,7 @@ from spectralntk.spectral.fourier import (
 from spectralntk.spectral.quadrature import cosine_coefficients, cosine_plan, default_nodes
 
 __all__ = [
+    "ZERO_TOLERANCE",
     "CircleSpectrum",
     "PowerLawFit",
     "circle_spectrum",
@@ -25,9 +30,12 @@ __all__ = [
     "cosine_coefficients",
     "cosine_plan",
     "cumulative_share",
+    "decay_fit",
     "default_fit_range",
     "default_nodes",
     "discrete_spectrum",
     "fit_power_law",
     "multiplicity",
+    "ratio_reference",
+    "zero_small",
 ]

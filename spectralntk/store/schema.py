@@ -228,6 +228,11 @@ VARIABLES: dict[str, VariableSpec] = {
 """Every variable a run file may hold, by name."""
 
 _TRAIN = (WIDTH, SEED, STEP)
+_MODE_RATE = (
+    "c = the loss convention's factor (global attribute loss_factor_c), eta = the learning "
+    "rate; mu = train_eigenvalue on a grid of training points, N analytic_eigenvalue on "
+    "other inputs; inf: never (mu = 0, or |1 - c eta mu| >= 1)"
+)
 _MODES = (WIDTH, SEED, STEP, FREQUENCY)
 _CK = (WIDTH, SEED, CHECKPOINT)
 VARIABLES.update(
@@ -367,6 +372,57 @@ VARIABLES.update(
             "largest stable learning rate 2/(c mu_max) of the analytic NTK",
             "1",
             "float64",
+        ),
+        # ---- the answer per frequency (runs.kernel_theory.frequency_answer) -------
+        "analytic_eigenvalue": VariableSpec(
+            (WIDTH, FREQUENCY),
+            "analytic NTK eigenvalue lambda_k on S1 of the run's architecture "
+            "(uniform probability measure)",
+            "1",
+            "float64",
+        ),
+        "train_eigenvalue": VariableSpec(
+            (WIDTH, FREQUENCY),
+            "analytic NTK eigenvalue mu_k of frequency k on the training points "
+            "(mean Rayleigh quotient of the unit cos and sin vectors)",
+            "1",
+            "float64",
+        ),
+        "target_amplitude": VariableSpec(
+            (FREQUENCY,),
+            "amplitude A_k of the target's term A_k sin(k gamma + phi_k)",
+            "1",
+            "float64",
+        ),
+        "target_phase": VariableSpec(
+            (FREQUENCY,),
+            "phase phi_k of the target's term A_k sin(k gamma + phi_k)",
+            "radian",
+            "float64",
+        ),
+        "predicted_steps_discrete": VariableSpec(
+            (WIDTH, FREQUENCY),
+            "predicted steps until the frequency-k residual is at 10 % of its start: "
+            "least t with |1 - c eta mu|^t <= 0.1",
+            "1",
+            "float64",
+            {"comment": _MODE_RATE},
+        ),
+        "predicted_steps_flow": VariableSpec(
+            (WIDTH, FREQUENCY),
+            "predicted gradient-flow time until the frequency-k residual is at 10 % of its "
+            "start: ln(10)/(c eta mu)",
+            "1",
+            "float64",
+            {"comment": _MODE_RATE},
+        ),
+        "measured_fraction": VariableSpec(
+            (WIDTH, SEED, FREQUENCY),
+            "measured share of the frequency-k residual amplitude left at the last step "
+            "(amplitude at T over amplitude at step 0)",
+            "1",
+            "float64",
+            {"comment": "NaN for diverged seeds and for modes that start at 0"},
         ),
         "diverged_step": VariableSpec(
             (WIDTH, SEED), "step at which the network diverged (-1: never)", "1", "int32"

@@ -1,0 +1,69 @@
+"""``spectralntk presets``: every preset with its description; ``presets NAME``: its settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from spectralntk.cli._common import fail, user_errors
+
+__all__ = ["preset_views", "presets_cli"]
+
+
+def preset_views() -> list:  # type: ignore[type-arg]
+    """:class:`~spectralntk.presets.PresetView` of every preset ``reproduce`` knows, in order."""
+    from spectralntk.cli.report import FLUCTUATION_REPRODUCE
+    from spectralntk.presets import (
+        PRESETS,
+        fluctuation_preset_view,
+        sweep_preset_view,
+        training_preset_view,
+    )
+    from spectralntk.sweeps.presets import SWEEP_PRESETS
+
+    views = [training_preset_view(name) for name in PRESETS]
+    views += [
+        fluctuation_preset_view(name, full, quick)
+        for name, (full, quick) in FLUCTUATION_REPRODUCE.items()
+    ]
+    views += [sweep_preset_view(name) for name in SWEEP_PRESETS]
+    return views
+
+
+def presets_cli(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A preset: show its settings and its quick variant. [default: list]"),
+    ] = None,
+) -> None:
+    """List the presets (experiments of EXPERIMENTS.md, the fluctuation study), or show one."""
+    from spectralntk.presets import format_setting
+
+    with user_errors():
+        views = preset_views()
+        if name is None:
+            width = max(len(v.name) for v in views)
+            for view in views:
+                typer.echo(f"{view.name.ljust(width)}  {view.kind.ljust(12)}  {view.description}")
+            typer.echo(
+                "\nShow one: spectralntk presets NAME. Run one and report it: "
+                "spectralntk reproduce NAME [--quick]."
+            )
+            return
+        known = {v.name: v for v in views}
+        if name not in known:
+            raise fail(f"Invalid value for NAME: one of {', '.join(known)}. Got {name!r} instead.")
+        view = known[name]
+        typer.echo(f"{view.name} ({view.kind}): {view.description}")
+        width = max(map(len, [*view.settings, *view.quick]))
+        typer.echo("\nsettings:")
+        for key, value in view.settings.items():
+            typer.echo(f"  {key.ljust(width)} = {format_setting(value)}")
+        typer.echo("\nquick variant (--quick) changes:")
+        for key, value in view.quick.items():
+            typer.echo(f"  {key.ljust(width)} = {format_setting(value)}")
+        runs = f"spectralntk reproduce {name} [--quick]"
+        if view.kind == "train":
+            runs += f", or spectralntk train --preset {name} [--quick]"
+        typer.echo(f"\nRun: {runs}; change a setting with --set key=value.")
