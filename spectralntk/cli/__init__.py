@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from spectralntk._version import __version__
+from spectralntk.cli._common import exit_on_broken_pipe
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
 from spectralntk.cli.report import report_cli, reproduce_cli
@@ -46,12 +47,12 @@ def _root(
     """Spectral analysis of neural tangent kernels on the circle."""
 
 
-app.command("decompose")(decompose_cli)
-app.command("train")(train_cli)
-app.command("sweep")(sweep_cli)
-app.command("fluctuations")(fluctuations_cli)
-app.command("report")(report_cli)
-app.command("reproduce")(reproduce_cli)
+app.command("decompose")(exit_on_broken_pipe(decompose_cli))
+app.command("train")(exit_on_broken_pipe(train_cli))
+app.command("sweep")(exit_on_broken_pipe(sweep_cli))
+app.command("fluctuations")(exit_on_broken_pipe(fluctuations_cli))
+app.command("report")(exit_on_broken_pipe(report_cli))
+app.command("reproduce")(exit_on_broken_pipe(reproduce_cli))
 
 
 def main() -> None:

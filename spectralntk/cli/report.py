@@ -99,8 +99,9 @@ def report_cli(
 ) -> None:
     """Per-frequency report of a run: Markdown, HTML, JSON, figures (type chosen from the run)."""
     from spectralntk.reports.write import check_report_folder
+    from spectralntk.store.output import hold_output
 
-    with user_errors():
+    with user_errors() as cleanup:
         set_threads(threads)
         if format_ is not Format.FOLDER and out is not None:
             raise fail(f"Invalid value for --out: --format {format_.value} writes to stdout.")
@@ -119,6 +120,7 @@ def report_cli(
             dest = check_report_folder(
                 out if out is not None else Path("reports") / run.stem, overwrite=overwrite
             )
+            cleanup.enter_context(hold_output(dest))  # one writer; an interrupted swap undone
         if dest is None:
             sys.stdout.write(_stdout(report, ds, format_))
             return
@@ -216,9 +218,46 @@ def reproduce_report(
 
             return train(cfg, device=device, dtype=dtype, on_progress=on_progress)
 
-    dest = check_report_folder(out / preset, overwrite=overwrite)
-    stem = f"{preset}{'-quick' if quick else ''}"
-    path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
+    from contextlib import ExitStack
+
+    from spectralntk.store.output import hold_output
+
+    with ExitStack() as locks:
+        dest = check_report_folder(out / preset, overwrite=overwrite)
+        locks.enter_context(hold_output(dest))
+        stem = f"{preset}{'-quick' if quick else ''}"
+        path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
+        locks.enter_context(hold_output(path, parameter="run"))
+        return _reproduce_locked(
+            job,
+            preset,
+            dest,
+            path,
+            out,
+            quick=quick,
+            overrides=overrides,
+            overwrite=overwrite,
+            svg=svg,
+            quiet=quiet,
+            threads=threads,
+        )
+
+
+def _reproduce_locked(
+    job: Any,
+    preset: str,
+    dest: Path,
+    path: Path,
+    out: Path,
+    *,
+    quick: bool,
+    overrides: list[str] | None,
+    overwrite: bool,
+    svg: bool,
+    quiet: bool,
+    threads: int | None,
+) -> tuple[Path, Path]:
+    """The rest of :func:`reproduce_report`, with the report folder and run file locked."""
     from spectralntk.reports.build import build_report
     from spectralntk.reports.write import write_report
     from spectralntk.store.netcdf import save
@@ -238,7 +277,7 @@ def reproduce_report(
     ds = run.to_dataset(history=history)
     if not quiet:
         typer.echo(f"writing {path} and the report …", err=True)
-    save(ds, path, overwrite=True)
+    save(ds, path, overwrite=overwrite)
     report = build_report(ds, path.name)
     return path, write_report(report, ds, dest, overwrite=overwrite, svg=svg)
 

@@ -192,6 +192,7 @@ def train_cli(
         parse_override,
         training_config,
     )
+    from spectralntk.store.output import hold_output
     from spectralntk.store.paths import check_writable
 
     given = {
@@ -227,7 +228,7 @@ def train_cli(
         "dtype": dtype,
         "threads": threads,
     }
-    with user_errors():
+    with user_errors() as cleanup:
         layers: list[dict[str, Any]] = []
         from_file = load_settings_file(config) if config is not None else {}
         name = preset or from_file.get("__preset__")
@@ -246,6 +247,7 @@ def train_cli(
         if resume and out is None:
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")
         path = check_writable(path, overwrite=overwrite or resume)
+        cleanup.enter_context(hold_output(path))  # one writer; stale leftovers removed
         state = path.with_name(path.name + ".state.pt")
         from spectralntk.nn.device import resolve_device, resolve_dtype
 
@@ -298,16 +300,18 @@ def train_cli(
                 err=True,
             )
             raise typer.Exit(130)
+        from spectralntk.store.netcdf import save
+
+        # Saved before anything is printed: a closed stdout (| head) cannot lose the run.
+        # The state goes only once the file is in place.
+        history = "spectralntk " + shlex.join(sys.argv[1:])
+        if not quiet:
+            typer.echo(f"writing {path} …", err=True)
+        save(run.to_dataset(history=history), path, overwrite=overwrite or resume, state=state)
         if not quiet:
             from rich.console import Console
 
             console = Console(width=140, highlight=False, soft_wrap=True)
             for item in summary_tables(run):
                 console.print(item)
-        from spectralntk.store.netcdf import save
-
-        history = "spectralntk " + shlex.join(sys.argv[1:])
-        if not quiet:
-            typer.echo(f"writing {path} …", err=True)
-        save(run.to_dataset(history=history), path, overwrite=True)
     typer.echo(str(path) if quiet else f"Wrote {path}")
