@@ -102,8 +102,20 @@ def exit_on_broken_pipe(command: Callable[..., Any]) -> Callable[..., Any]:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(BROKEN_PIPE_STATUS) from None
+        except SystemExit as exc:  # rich's Console.on_broken_pipe exits with 1 itself
+            if _raised_in(exc, "on_broken_pipe"):
+                raise SystemExit(BROKEN_PIPE_STATUS) from None
+            raise
 
     return wrapper
+
+
+def _raised_in(exc: BaseException, function: str) -> bool:
+    """Whether ``exc`` was raised inside a function named ``function``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_name == function
 
 
 #: Exit status after stdout was closed by its reader: 128 + SIGPIPE.

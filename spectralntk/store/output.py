@@ -199,22 +199,24 @@ def write_error(
     The cause is the OS error's text where there is one (``No space left on device``,
     ``Read-only file system``, ``Permission denied``). Libraries that hide it (HDF5 says
     ``NetCDF: HDF error``) get ``No space left on device`` when the folder has less
-    free space than ``needed`` bytes plus 1 MiB.
+    free space than ``needed`` bytes plus 1 MiB (the library's words follow in
+    parentheses).
     """
     out = Path(path)
     folder = out.parent
     if isinstance(exc, RunFileError):
         return exc
+    detail = ""
     if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
         cause = exc.strerror
     else:
         cause = one_line(exc)
         free = _free_bytes(folder)
         if free is not None and free < needed + 2**20:
-            cause = f"No space left on device ({cause})"
+            cause, detail = os.strerror(errno.ENOSPC), f" ({cause})"
         elif not os.access(folder, os.W_OK):
-            cause = f"{os.strerror(errno.EACCES)} ({cause})"
-    return RunFileError(f"{cause} writing {what} '{out.name}' in folder '{folder}'")
+            cause, detail = os.strerror(errno.EACCES), f" ({cause})"
+    return RunFileError(f"{cause} writing {what} '{out.name}' in folder '{folder}'{detail}")
 
 
 # ---------------------------------------------------------------------------
@@ -527,9 +529,9 @@ def hold_output(target: str | os.PathLike[str], *, parameter: str = "out") -> It
         raise
     _HELD[lock] = [nonce, 1]
     try:
-        remove_stale_temporaries(out.parent, (out.name, out.name + ".state.pt"))
         with contextlib.suppress(OSError):
-            recover_folder(out)
+            recover_folder(out)  # before the leftovers go: it may need an old folder
+        remove_stale_temporaries(out.parent, (out.name, out.name + ".state.pt"))
         yield out
     finally:
         del _HELD[lock]
