@@ -439,7 +439,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 
 def _make_folders(target: Path, parameter: str) -> list[Path]:
-    made = []
+    made: list[Path] = []
     for folder in _missing_folders(target.parent):
         try:
             folder.mkdir()
