@@ -8,6 +8,7 @@ marked ``@pytest.mark.slow`` and run with ``--runslow`` or SPECTRALNTK_SLOW=1.
 from __future__ import annotations
 
 import os
+import shutil
 
 # One compute thread per test process: the suite runs in two xdist workers on two
 # cores, and torch's default of one thread per core makes each small step wait for a
@@ -43,3 +44,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def ncdump() -> str:
+    """The ``ncdump`` command; the test skips without it (Debian's netcdf-bin), and fails
+    instead where CI sets SPECTRALNTK_REQUIRE_NCDUMP. List it first: it is set up before
+    the test's expensive fixtures."""
+    path = shutil.which("ncdump")
+    if path is None:
+        if os.environ.get("SPECTRALNTK_REQUIRE_NCDUMP"):
+            pytest.fail("ncdump not installed but SPECTRALNTK_REQUIRE_NCDUMP is set")
+        pytest.skip("ncdump not installed (Debian package netcdf-bin)")
+    return path

@@ -198,6 +198,7 @@ def test_failed_rename_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.M
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store_netcdf.os, "replace", no_replace)
+    monkeypatch.setattr(store_netcdf.os, "link", no_replace)  # the rename without overwrite
     with pytest.raises(RunFileError, match="No space left"):
         save(spectrum_dataset(), tmp_path / "run.nc")
     assert dir_listing(tmp_path) == []
@@ -240,11 +241,12 @@ def test_save_rejects_invalid_dataset_before_writing(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------
 # check_writable
 # ---------------------------------------------------------------------------
-def test_check_writable_creates_parent_folders(tmp_path: Path) -> None:
+def test_check_writable_creates_nothing_and_save_creates_parent_folders(tmp_path: Path) -> None:
     out = check_writable(tmp_path / "a" / "b" / "run.nc")
     assert out == (tmp_path / "a" / "b" / "run.nc").absolute()
-    assert out.parent.is_dir()
-    assert dir_listing(out.parent) == []  # the probe file is gone
+    assert dir_listing(tmp_path) == []  # no folder, and the probe is gone
+    save(spectrum_dataset(), out)
+    assert dir_listing(out.parent) == ["run.nc"]
 
 
 def test_check_writable_rejects_directory(tmp_path: Path) -> None:
@@ -279,7 +281,14 @@ def test_check_writable_rejects_folder_without_write_access(
     def denied(*args: Any, **kwargs: Any) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(store_paths.tempfile, "mkstemp", denied)
+    real_open = os.open
+
+    def denied_in_tmp(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path).parent == tmp_path:
+            denied()
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(store_paths.os, "open", denied_in_tmp)
     with pytest.raises(ParameterError, match="Permission denied") as err:
         check_writable(tmp_path / "run.nc")
     assert "writable" in assert_one_line(err)

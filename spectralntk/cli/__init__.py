@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from spectralntk._version import __version__
-from spectralntk.cli._common import OneValueCommand
+from spectralntk.cli._common import OneValueCommand, exit_on_broken_pipe
 from spectralntk.cli.decompose import decompose_cli
 from spectralntk.cli.fluctuations import fluctuations_cli
 from spectralntk.cli.info import info_cli
@@ -49,15 +49,19 @@ def _root(
     """Spectral analysis of neural tangent kernels on the circle."""
 
 
-# Every command refuses a repeated single-valued option (OneValueCommand).
-app.command("decompose", cls=OneValueCommand)(decompose_cli)
-app.command("train", cls=OneValueCommand)(train_cli)
-app.command("sweep", cls=OneValueCommand)(sweep_cli)
-app.command("fluctuations", cls=OneValueCommand)(fluctuations_cli)
-app.command("report", cls=OneValueCommand)(report_cli)
-app.command("reproduce", cls=OneValueCommand)(reproduce_cli)
-app.command("presets", cls=OneValueCommand)(presets_cli)
-app.command("info", cls=OneValueCommand)(info_cli)
+# Every command refuses a repeated single-valued option (OneValueCommand) and turns a
+# closed stdout (| head) into exit 141 after its file is written (exit_on_broken_pipe).
+for _name, _command in (
+    ("decompose", decompose_cli),
+    ("train", train_cli),
+    ("sweep", sweep_cli),
+    ("fluctuations", fluctuations_cli),
+    ("report", report_cli),
+    ("reproduce", reproduce_cli),
+    ("presets", presets_cli),
+    ("info", info_cli),
+):
+    app.command(_name, cls=OneValueCommand)(exit_on_broken_pipe(_command))
 
 
 def main() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from spectralntk.errors import ParameterError, SpectralNTKError
 __all__ = [
     "OneValueCommand",
     "default_run_path",
+    "exit_on_broken_pipe",
     "fail",
     "plain_table",
     "user_errors",
@@ -133,19 +137,84 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+#: OS errors of writing that become one line (no traceback) wherever they come from.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO)
+
+
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn spectralntk's own errors into one line on stderr and exit status 2."""
+def user_errors() -> Iterator[contextlib.ExitStack[Any]]:
+    """Turn spectralntk's own errors into one line on stderr and exit status 2.
+
+    Yields an :class:`~contextlib.ExitStack` closed before the errors are reported:
+    commands enter the lock of their output into it
+    (:func:`spectralntk.store.output.hold_output`). Warnings print as one line
+    (``warning: …``); an OS error of writing (disk full, read-only folder) that no
+    library call turned into a message becomes one line naming the file and cause.
+    """
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            with contextlib.ExitStack() as stack:
+                yield stack
     except ParameterError as err:
         message = cli_wording(str(err), err.parameter)
         raise fail(f"Invalid value for {option_name(err.parameter)}: {message}") from None
     except SpectralNTKError as err:
         raise fail(str(err)) from None
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        where = f" writing '{err.filename}'" if err.filename else ""
+        folder = f" in folder '{os.path.dirname(err.filename)}'" if err.filename else ""
+        raise fail(f"{err.strerror or err}{where}{folder}") from None
     except KeyboardInterrupt:
         typer.echo("Interrupted; nothing was written.", err=True)
         sys.exit(130)
+
+
+def exit_on_broken_pipe(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that a closed stdout (``… | head -1``) ends it quietly.
+
+    Commands save their outputs before they print, so by the time a print finds the
+    reader gone the work is on disk. The process then exits with 141 (128 + SIGPIPE),
+    the status of a Unix tool stopped by a closed pipe, with no traceback and no
+    "Exception ignored" message at shutdown.
+    """
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OSError as err:
+            if not isinstance(err, BrokenPipeError) and err.errno != errno.EPIPE:
+                raise
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(BROKEN_PIPE_STATUS) from None
+        except SystemExit as exc:  # rich's Console.on_broken_pipe exits with 1 itself
+            if _raised_in(exc, "on_broken_pipe"):
+                raise SystemExit(BROKEN_PIPE_STATUS) from None
+            raise
+
+    return wrapper
+
+
+def _raised_in(exc: BaseException, function: str) -> bool:
+    """Whether ``exc`` was raised inside a function named ``function``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_name == function
+
+
+#: Exit status after stdout was closed by its reader: 128 + SIGPIPE.
+BROKEN_PIPE_STATUS = 141
 
 
 def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:

@@ -229,11 +229,12 @@ def decompose_cli(
     quiet: Annotated[bool, typer.Option(help="Print only the path of the written file.")] = False,
 ) -> None:
     """Eigenvalues λ_k of the NNGP and NTK on the circle, per frequency k, and a run file."""
+    from spectralntk.store.output import hold_output
     from spectralntk.store.paths import check_writable
 
     depths = depth or [4]
     widths = width or []
-    with user_errors():
+    with user_errors() as cleanup:
         analytic = check_choice("kernel", kernel, _choices(KernelKind)) == "analytic"
         precision = check_choice("dtype", dtype, _choices(DType))
         if analytic and len(widths) > 1:
@@ -261,6 +262,7 @@ def decompose_cli(
         path = check_writable(
             out if out is not None else default_run_path(stem), overwrite=overwrite
         )
+        cleanup.enter_context(hold_output(path))  # one writer; stale leftovers removed
         from rich.console import Console
 
         console = Console(width=120, highlight=False, soft_wrap=True)
@@ -290,11 +292,11 @@ def decompose_cli(
                 disable=quiet,
             )
             tables = empirical_tables(run, all_rows=all_rows)
-        if not quiet:
-            for item in tables:
-                console.print(item)
         from spectralntk.store.netcdf import save
 
         history = "spectralntk " + shlex.join(sys.argv[1:])
-        save(run.to_dataset(history=history), path, overwrite=overwrite)
+        save(run.to_dataset(history=history), path, overwrite=overwrite)  # before printing
+        if not quiet:
+            for item in tables:
+                console.print(item)
     typer.echo(str(path) if quiet else f"Wrote {path}")

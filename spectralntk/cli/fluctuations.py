@@ -171,9 +171,10 @@ def fluctuations_cli(
     quiet: Annotated[bool, typer.Option(help="Print only the path of the written file.")] = False,
 ) -> None:
     """Measure NTK fluctuations at initialisation and after one step versus depth and width."""
+    from spectralntk.store.output import hold_output
     from spectralntk.store.paths import check_writable
 
-    with user_errors():
+    with user_errors() as cleanup:
         name = "quick" if quick else (preset or "default")
         if quick and preset not in (None, "quick"):
             raise fail(f"Invalid value for --quick: it excludes --preset {preset}.")
@@ -225,6 +226,7 @@ def fluctuations_cli(
         path = check_writable(
             out if out is not None else default_run_path("fluctuations"), overwrite=overwrite
         )
+        cleanup.enter_context(hold_output(path))  # one writer; stale leftovers removed
         from spectralntk.nn.device import resolve_device, resolve_dtype
 
         resolve_device(device), resolve_dtype(dtype)  # fail before any work
@@ -235,12 +237,12 @@ def fluctuations_cli(
             ),
             disable=quiet,
         )
+        from spectralntk.store.netcdf import save
+
+        history = "spectralntk " + shlex.join(sys.argv[1:])
+        save(run.to_dataset(history=history), path, overwrite=overwrite)  # before printing
         if not quiet:
             from rich.console import Console
 
             Console(width=200, highlight=False, soft_wrap=True).print(summary_table(run))
-        from spectralntk.store.netcdf import save
-
-        history = "spectralntk " + shlex.join(sys.argv[1:])
-        save(run.to_dataset(history=history), path, overwrite=True)
     typer.echo(str(path) if quiet else f"Wrote {path}")

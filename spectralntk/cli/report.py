@@ -114,8 +114,9 @@ def report_cli(
 ) -> None:
     """Per-frequency report of a run: Markdown, HTML, JSON, figures (type chosen from the run)."""
     from spectralntk.reports.write import check_report_folder
+    from spectralntk.store.output import hold_output
 
-    with user_errors():
+    with user_errors() as cleanup:
         refuse_inert(ctx, "report", ctx.params)
         set_threads(threads)
         if format_ is not Format.FOLDER and out is not None:
@@ -141,6 +142,7 @@ def report_cli(
             dest = check_report_folder(
                 out if out is not None else REPORTS / run.stem, overwrite=overwrite
             )
+            cleanup.enter_context(hold_output(dest))  # one writer; an interrupted swap undone
         if dest is None:
             sys.stdout.write(_stdout(report, ds, format_))
             return
@@ -278,9 +280,46 @@ def reproduce_report(
 
             return train(cfg, device=device, dtype=dtype, on_progress=on_progress)
 
-    dest = check_report_folder(out / preset, overwrite=overwrite)
-    stem = f"{preset}{'-quick' if quick else ''}"
-    path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
+    from contextlib import ExitStack
+
+    from spectralntk.store.output import hold_output
+
+    with ExitStack() as locks:
+        dest = check_report_folder(out / preset, overwrite=overwrite)
+        locks.enter_context(hold_output(dest))
+        stem = f"{preset}{'-quick' if quick else ''}"
+        path = check_writable(run_path or default_run_path(stem), overwrite=overwrite)
+        locks.enter_context(hold_output(path, parameter="run"))
+        return _reproduce_locked(
+            job,
+            preset,
+            dest,
+            path,
+            out,
+            quick=quick,
+            overrides=overrides,
+            overwrite=overwrite,
+            svg=svg,
+            quiet=quiet,
+            threads=threads,
+        )
+
+
+def _reproduce_locked(
+    job: Any,
+    preset: str,
+    dest: Path,
+    path: Path,
+    out: Path,
+    *,
+    quick: bool,
+    overrides: list[str] | None,
+    overwrite: bool,
+    svg: bool,
+    quiet: bool,
+    threads: int | None,
+) -> tuple[Path, Path]:
+    """The rest of :func:`reproduce_report`, with the report folder and run file locked."""
     set_threads(threads, import_torch=True)
     run = with_progress(job, disable=quiet)
     history = "spectralntk " + shlex.join(
@@ -328,7 +367,7 @@ def publish_run(
     phase(0, "building the run's dataset")
     ds = run.to_dataset(history=history)
     phase(1, f"writing {path.name}")
-    save(ds, path, overwrite=True)
+    save(ds, path, overwrite=overwrite)
     phase(2, "building the report")
     report = build_report(ds, path.name)
     phase(3, f"drawing {len(report.figures)} figures and writing {dest.name}/")

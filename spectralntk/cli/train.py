@@ -254,6 +254,7 @@ def train_cli(
         parse_override,
         training_configs,
     )
+    from spectralntk.store.output import hold_output
     from spectralntk.store.paths import check_writable
 
     given = {
@@ -289,7 +290,7 @@ def train_cli(
         "dtype": dtype,
         "threads": threads,
     }
-    with user_errors():
+    with user_errors() as cleanup:
         layers: list[dict[str, Any]] = []
         from_file = load_settings_file(config) if config is not None else {}
         name = preset or from_file.get("__preset__")
@@ -309,6 +310,7 @@ def train_cli(
         if resume and out is None:
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")
         path = check_writable(path, overwrite=overwrite or resume)
+        cleanup.enter_context(hold_output(path))  # one writer; stale leftovers removed
         several = len(configs) > 1
         state = state_path(path)
         from spectralntk.nn.device import resolve_device, resolve_dtype
@@ -371,7 +373,17 @@ def train_cli(
             raise typer.Exit(130)
         from spectralntk.store.netcdf import save
 
+        # Saved before anything is printed: a closed stdout (| head) cannot lose the run.
+        # The state (of a single depth) goes only once the file is in place; the finished
+        # depths' part files after it.
         ds = result if several else result.to_dataset(history=history)
+        if not quiet:
+            typer.echo(f"writing {path} …", err=True)
+        save(ds, path, overwrite=overwrite or resume, state=None if several else state)
+        if several:
+            from spectralntk.runs.depths import remove_parts
+
+            remove_parts(path, [c.network.depth for c in configs])
         if not quiet:
             from rich.console import Console
 
@@ -387,10 +399,4 @@ def train_cli(
                 )
             for item in summary:
                 console.print(item)
-            typer.echo(f"writing {path} …", err=True)
-        save(ds, path, overwrite=True)
-        if several:
-            from spectralntk.runs.depths import remove_parts
-
-            remove_parts(path, [c.network.depth for c in configs])
     typer.echo(str(path) if quiet else f"Wrote {path}")

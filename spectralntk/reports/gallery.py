@@ -135,7 +135,17 @@ def write_gallery_index(root: str | os.PathLike[str], names: list[str]) -> Path:
     )
     text = gallery_markdown(folder, names, descriptions)
     out = folder / "README.md"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    from spectralntk.store.output import fsync_folder, temporary_path, write_error
+
+    tmp = temporary_path(out)  # unique per process: two writers cannot collide
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, out, "gallery index") from None
+    fsync_folder(folder)
     return out

@@ -169,5 +169,8 @@ def write_sweep_report(
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         write_bytes(stage / SWEEP_INDEX, text.encode())
 
-    publish_folder(dest, fill)
+    from spectralntk.store.output import hold_output
+
+    with hold_output(dest):
+        publish_folder(dest, fill, overwrite=overwrite)
     return dest, entries

@@ -1,25 +1,36 @@
 """Writing a report folder atomically: README.md, report.html, report.json, figures/.
 
 "Nothing half-written" for a folder: everything is rendered into a hidden staging folder
-next to the destination (``.NAME.tmp-XXXXXXXX``), each file fsynced; only then is the
-staging folder renamed to the destination. An existing destination is replaced only when
-it is empty or a spectralntk report folder (it holds ``report.json``) and ``overwrite``
-is given: it is first renamed aside, the new folder renamed in, and the old one removed,
-so the destination name always holds either the old or the new complete report. Any
-failure removes the staging folder and leaves the destination as it was.
+next to the destination (``.NAME.tmp-<pid>@<host>-XXXXXXXX``), each file fsynced; only
+then is the staging folder renamed to the destination. An existing destination is
+replaced only when it is empty or a spectralntk report folder (it holds ``report.json``)
+and ``overwrite`` is given: the new and the old folder are exchanged in one atomic
+rename where the system has ``renameat2`` (:func:`spectralntk.store.output.swap_folders`),
+so the destination name always holds either the old or the new complete report, and the
+old one is then removed; a kill between the two renames of the fallback is undone at the
+next start. Without ``overwrite`` a report that appeared meanwhile is never replaced.
+The writer holds ``NAME.lock`` next to the destination (one writer per folder); any
+failure removes the staging folder and leaves the destination as it was, with a
+one-line error naming the cause (``No space left on device writing report folder …``).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spectralntk.errors import ParameterError
+from spectralntk.errors import ParameterError, RunFileError
+from spectralntk.store.output import (
+    fsync_folder,
+    hold_output,
+    publish,
+    swap_folders,
+    temporary_path,
+    write_error,
+)
 from spectralntk.store.paths import fsync_path, one_line
 
 __all__ = [
@@ -83,7 +94,8 @@ def check_report_folder(path: str | os.PathLike[str], *, overwrite: bool = False
     if not blocker.is_dir():
         raise _out_error(f"a path in a folder ({str(blocker)!r} is not a folder)", out)
     try:
-        probe = tempfile.mkdtemp(dir=blocker, prefix=".spectralntk-probe-")
+        probe = temporary_path(blocker / out.name, "probe")
+        os.mkdir(probe, 0o700)
         os.rmdir(probe)
     except OSError as exc:
         raise _out_error(
@@ -123,41 +135,44 @@ def render_folder(report: Any, ds: Any, folder: Path, *, svg: bool = True) -> An
     return report
 
 
-def publish_folder(dest: Path, fill: Callable[[Path], Any]) -> None:
+def publish_folder(dest: Path, fill: Callable[[Path], Any], *, overwrite: bool = True) -> None:
     """Fill a hidden staging folder next to ``dest`` with ``fill``, then rename it to ``dest``.
 
-    ``dest`` has been checked by :func:`check_report_folder`. An existing ``dest`` is
-    renamed aside, the new folder renamed in and the old one removed; on any failure the
-    staging folder is removed and ``dest`` is left as it was.
+    ``dest`` has been checked by :func:`check_report_folder`. An existing report at
+    ``dest`` is exchanged with the new folder (:func:`~spectralntk.store.output.swap_folders`)
+    and then removed, if ``overwrite``; without it, a ``dest`` that is no longer empty is
+    never replaced. On any failure the staging folder is removed and ``dest`` is left as
+    it was.
+
+    Raises
+    ------
+    RunFileError
+        One line naming the cause and the folder, if writing fails (disk full,
+        read-only folder), or ``dest`` filled up meanwhile without ``overwrite``.
     """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _out_error(f"a path whose folder can be created ({one_line(exc)})", dest) from None
-    tag = secrets.token_hex(4)
-    stage = dest.with_name(f".{dest.name}.tmp-{tag}")
-    stage.mkdir()
-    old = dest.with_name(f".{dest.name}.old-{tag}")
+    stage = temporary_path(dest)
     try:
+        stage.mkdir()
         fill(stage)
         fsync_path(stage, directory=True)
-        if dest.exists():
-            os.replace(dest, old)
-            try:
-                os.replace(stage, dest)
-            except BaseException:
-                os.replace(old, dest)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+        if dest.is_dir() and (overwrite or not any(dest.iterdir())):
+            if overwrite:
+                swap_folders(stage, dest)  # stage now holds the old report
+            else:
+                os.rename(stage, dest)  # replaces an empty folder only
+                fsync_folder(dest.parent)
         else:
-            os.replace(stage, dest)
-    except BaseException:
+            publish(stage, dest, overwrite=False)
+    except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, RunFileError):
+            raise write_error(exc, dest, "report folder") from None
         raise
-    try:
-        fsync_path(dest.parent, directory=True)
-    except OSError:  # some file systems cannot fsync a folder; the rename is done
-        pass
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_report(
@@ -189,5 +204,8 @@ def write_report(
         The absolute destination.
     """
     dest = check_report_folder(out, overwrite=overwrite)
-    publish_folder(dest, lambda stage: render_folder(report, ds, stage, svg=svg))
+    with hold_output(dest):
+        publish_folder(
+            dest, lambda stage: render_folder(report, ds, stage, svg=svg), overwrite=overwrite
+        )
     return dest

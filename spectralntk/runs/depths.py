@@ -106,8 +106,7 @@ def train_depths(
         if run is None:
             return None
         runs[depth] = run.to_dataset(history=history)
-        save(runs[depth], part, overwrite=True)
-        state.unlink(missing_ok=True)
+        save(runs[depth], part, overwrite=True, state=state)  # the state goes once it is in
     return stack_runs(
         "depth",
         runs,

@@ -18,7 +18,11 @@ own empirical NTK at step 0 (on the grid at checkpoints, and its residual modes
 Interrupting keeps the finished steps: the state is flushed to ``<out>.state.pt``
 (atomically) at recorded steps every ``flush_seconds`` and when ``should_stop``
 turns true; ``resume=True`` continues from it to the same result as an
-uninterrupted run.
+uninterrupted run. A flush that fails (disk full) warns
+(:class:`~spectralntk.store.state.StateFlushWarning`) and is tried again at the
+next flush; training goes on. The state outlives :func:`train`: it is removed when
+the run file is saved (``save(ds, out, state=state_path)``), so that a kill while
+the file is written leaves a state that resumes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import bisect
 import dataclasses
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +42,7 @@ from numpy.typing import NDArray
 
 from spectralntk.config import NetworkConfig
 from spectralntk.errors import (
+    RunFileError,
     check_choice,
     check_int,
     check_real,
@@ -441,6 +447,8 @@ def train(
         Where the networks train and in which precision (theory is float64 numpy).
     state_path : path, optional
         Where interrupted progress is kept (``<out>.state.pt``); None disables it.
+        It is left in place when the run finishes: pass it to ``save(…, state=…)``,
+        which removes it once the run file is safely written.
     resume : bool
         Continue from ``state_path`` (an error if it is missing or belongs to
         another configuration).
@@ -477,7 +485,7 @@ def train(
         StepRecorder,
         unit_fourier_vectors,
     )
-    from spectralntk.store.state import load_state, save_state
+    from spectralntk.store.state import StateFlushWarning, load_state, save_state
 
     cfg = config
     torch_dtype, dev = resolve_dtype(dtype), resolve_device(device)
@@ -518,6 +526,17 @@ def train(
     def flush(u: int, step: int, params: list[Any], theta0: list[Any], status: Any) -> None:
         if state_file is not None:
             save_state(state_file, cfg.to_dict(), u, step, params, theta0, status, arrays)
+
+    def try_flush(u: int, step: int, params: list[Any], theta0: list[Any], status: Any) -> None:
+        """A periodic flush: a failure warns, and the next flush tries again."""
+        try:
+            flush(u, step, params, theta0, status)
+        except RunFileError as exc:
+            warnings.warn(
+                f"{exc}; training goes on, the state is saved again at the next flush",
+                StateFlushWarning,
+                stacklevel=2,
+            )
 
     xt = torch.as_tensor(x, dtype=torch_dtype, device=dev)
     xe = torch.as_tensor(x_eval, dtype=torch_dtype, device=dev)
@@ -633,7 +652,7 @@ def train(
             progress.at_step(u, min(rec.step + 1, cfg.steps), passes, taken, text)
             if state_file is not None and time.monotonic() - last_flush > flush_seconds:
                 recorder.drain()
-                flush(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
+                try_flush(u, rec.step, rec.net.parameters(), theta0, rec.diverged_at)
                 last_flush = time.monotonic()
 
         net, status, reached = gradient_descent(
@@ -657,8 +676,6 @@ def train(
         if stop["now"]:
             flush(u, reached, net.parameters(), theta0, status)
             return None
-    if state_file is not None and state_file.exists():
-        state_file.unlink()
     return TrainingRun(cfg, steps, x, gamma, y, arrays)
 
 

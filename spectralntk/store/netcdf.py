@@ -1,22 +1,24 @@
 """Atomic saving and validated loading of run files (NetCDF-4, netCDF4 engine).
 
 A save writes to a temporary file in the destination folder, fsyncs it and
-renames it over the final name with :func:`os.replace`, so a killed process
-never leaves a half-written file under the final name. Every load goes through
-:func:`spectralntk.store.schema.validate`.
+renames it over the final name with :func:`os.replace` (or hard-links it there
+when no file may be replaced), so a killed process never leaves a half-written
+file under the final name. Every data variable is stored with HDF5 Fletcher-32
+checksums, so a damaged chunk fails :func:`load` instead of loading silently.
+Every load goes through :func:`spectralntk.store.schema.validate`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
 from spectralntk.errors import RunFileError
+from spectralntk.store.output import publish, temporary_path, write_error
 from spectralntk.store.paths import check_writable, fsync_path, one_line
 from spectralntk.store.schema import validate
 
@@ -26,11 +28,15 @@ _NETCDF_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """NetCDF encoding: no fill value on coordinates (CF), NaN fill on float data."""
+    """NetCDF encoding: no fill value on coordinates (CF), NaN fill on float data,
+    Fletcher-32 checksums on every data variable that has chunks (not scalars)."""
     encoding: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
-        nan_fill = name not in ds.coords and var.dtype.kind == "f"
+        data = name not in ds.coords
+        nan_fill = data and var.dtype.kind == "f"
         encoding[str(name)] = {"_FillValue": math.nan if nan_fill else None}
+        if data and var.ndim > 0 and var.size > 0:
+            encoding[str(name)]["fletcher32"] = True
     return encoding
 
 
@@ -39,13 +45,21 @@ def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
     ds.to_netcdf(path, mode="w", format="NETCDF4", engine="netcdf4", encoding=_encoding(ds))
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def save(
+    ds: xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    state: str | os.PathLike[str] | None = None,
+) -> Path:
     """Validate ``ds`` and write it atomically as a NetCDF-4 run file.
 
-    The data go to a temporary file ``.{name}.tmp-XXXXXXXX`` in the destination
-    folder, which is fsynced and renamed over ``path`` with :func:`os.replace`;
-    the folder is then fsynced. If anything fails, the temporary file is
-    removed and a previous file at ``path`` is left untouched.
+    The data go to a temporary file ``.{name}.tmp-<pid>@<host>-XXXXXXXX`` in the
+    destination folder (created if missing), which is fsynced and renamed over
+    ``path`` with :func:`os.replace`; the folder is then fsynced. Without
+    ``overwrite`` the file is hard-linked to ``path`` instead, so a file that
+    appeared there meanwhile is never replaced. If anything fails, the temporary
+    file is removed and a previous file at ``path`` is left untouched.
 
     Parameters
     ----------
@@ -55,6 +69,10 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
         Destination file.
     overwrite : bool, default False
         Whether an existing file at ``path`` may be replaced.
+    state : path, optional
+        The resumable state of the run being saved (``<out>.state.pt``): removed
+        only once the file is in place and its folder fsynced, so that a kill at
+        any moment leaves the file or the state.
 
     Returns
     -------
@@ -64,27 +82,30 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
     Raises
     ------
     RunFileError
-        If ``ds`` is not a valid run, or writing fails.
+        If ``ds`` is not a valid run, or writing fails (one line naming the cause
+        and the folder: ``No space left on device writing run file …``), or a file
+        appeared at ``path`` while ``overwrite`` is False.
     ParameterError
         If ``path`` cannot be written (see :func:`check_writable`).
     """
     validate(ds)
     out = check_writable(path, overwrite=overwrite)
     # netCDF creates the file itself, so it gets the usual umask permissions.
-    tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
+    tmp = temporary_path(out)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         _write_netcdf(ds, tmp)
         fsync_path(tmp)
-        os.replace(tmp, out)
+        publish(tmp, out, overwrite=overwrite)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, Exception) and not isinstance(exc, RunFileError):
-            raise RunFileError(f"Cannot write run file '{out}': {one_line(exc)}") from exc
+            raise write_error(exc, out, needed=int(ds.nbytes)) from exc
         raise
-    try:
-        fsync_path(out.parent, directory=True)
-    except OSError:  # some file systems cannot fsync a folder; the rename is done
-        pass
+    if state is not None:
+        from spectralntk.store.state import remove_state
+
+        remove_state(Path(state))
     return out
 
 

@@ -7,7 +7,6 @@ before paying for the xarray import.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from spectralntk.errors import ParameterError
@@ -29,9 +28,11 @@ def _out_error(rule: str, path: Path) -> ParameterError:
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Check that a run file can be written at ``path``; call before expensive work.
 
-    Missing parent folders are created. Writability is tested by creating and
-    deleting a temporary file in the parent folder (``os.access`` is wrong for
-    root and for some network file systems).
+    Nothing is created: missing parent folders are made when the output is locked
+    (:func:`spectralntk.store.output.hold_output`) or saved, so a command that fails
+    leaves no folder behind. Writability is tested by creating and deleting a
+    temporary file in the nearest existing folder (``os.access`` is wrong for root
+    and for some network file systems).
 
     Parameters
     ----------
@@ -50,7 +51,7 @@ def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> 
     ParameterError
         (parameter ``out``) if ``path`` is an existing directory, exists while
         ``overwrite`` is False, has a parent that is not a folder, or lies in a
-        folder where no file can be created.
+        folder where no file (or folder) can be created.
     """
     out = Path(path).expanduser().absolute()
     if out.is_dir():
@@ -59,23 +60,28 @@ def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> 
     blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
         raise _out_error(f"a path in a folder ({str(blocker)!r} is not a folder)", out)
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _out_error(f"a path in a folder that can be created ({one_line(exc)})", out) from None
+    if blocker is None:
+        raise _out_error("a path below an existing folder", out)
     if (out.exists() or out.is_symlink()) and not overwrite:
         raise _out_error(
             "a path that does not exist yet (pass overwrite=True, or --overwrite on the "
             "command line, to replace the file)",
             out,
         )
+    from spectralntk.store.output import temporary_path
+
+    what = "file" if blocker == parent else "folder"
+    probe = temporary_path(blocker / out.name, "probe")
     try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.probe-")
-        os.close(fd)
-        os.unlink(probe)
+        if what == "file":
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(probe)
+        else:
+            os.mkdir(probe, 0o700)
+            os.rmdir(probe)
     except OSError as exc:
         raise _out_error(
-            f"a path in a writable folder (cannot create a file in {str(parent)!r}: "
+            f"a path in a writable folder (cannot create a {what} in {str(blocker)!r}: "
             f"{one_line(exc)})",
             out,
         ) from None

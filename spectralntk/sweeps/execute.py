@@ -108,16 +108,29 @@ def _one_line(exc: BaseException) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Write JSON to a temporary file in the same folder, fsync, ``os.replace``, fsync
+    the folder.
+
+    Raises
+    ------
+    RunFileError
+        One line naming the cause and the folder (disk full, read-only folder); the
+        previous file at ``path`` is left as it was.
+    """
+    from spectralntk.store.output import fsync_folder, temporary_path, write_error
+
+    tmp = temporary_path(path)  # unique per process and call
     try:
         with open(tmp, "w") as handle:
             json.dump(data, handle, indent=1, sort_keys=False, allow_nan=False)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(exc, path, "sweep index") from None
     finally:
         tmp.unlink(missing_ok=True)
+    fsync_folder(path.parent)
 
 
 def read_index(folder: str | Path) -> dict[str, Any]:
@@ -247,8 +260,10 @@ def execute_task(
     notes: list[str] = []
     try:
         from spectralntk.store.netcdf import save
+        from spectralntk.store.state import remove_state
 
         if out.is_file():  # finished by an earlier call (or another client)
+            remove_state(state)  # left if a kill came between the save and its removal
             result.update(_finished_status(out))
             result["wall_s"] = time.perf_counter() - start
             return result
@@ -294,7 +309,8 @@ def execute_task(
             result["status"] = "pending"
             notes.append("interrupted; its progress is kept for --resume")
         else:
-            save(ds, out, overwrite=True)
+            # the state goes only once the file is in place and its folder fsynced
+            save(ds, out, overwrite=True, state=state)
             result.update(_finished_status(out))
     except _Skip:
         pass
@@ -370,8 +386,34 @@ def check_device_name(device: str) -> str:
     return device
 
 
+#: Suffix of a run file that failed to load, moved aside so that its run is done again.
+BROKEN_SUFFIX = ".broken"
+
+
+def _verify_run_file(path: Path) -> str | None:
+    """None if the run file at ``path`` loads (every chunk's checksum, the schema); else
+    why not, after moving it aside to ``<name>.broken`` so that the run is done again."""
+    from spectralntk.store.netcdf import load
+
+    try:
+        load(path)
+    except SpectralNTKError as exc:
+        aside = path.with_name(path.name + BROKEN_SUFFIX)
+        try:
+            os.replace(path, aside)
+        except OSError as move:
+            raise SweepError(f"Cannot move the broken run file '{path}' aside: {move}") from None
+        return f"{_one_line(exc)}; moved to {aside.name}, run again"
+    return None
+
+
 def _merge_known(index: dict[str, Any], old: dict[str, Any] | None, folder: Path) -> None:
-    """Carry outcomes over from an earlier index; a run file present means finished."""
+    """Carry outcomes over from an earlier index; a run file present means finished.
+
+    Every run file present is loaded in full first: one that is truncated or has a
+    damaged chunk (its Fletcher-32 checksum fails) is moved aside and its task is
+    pending again, with a note saying why.
+    """
     known = {t["key"]: t for t in (old or {}).get("tasks", [])}
     for task in index["tasks"]:
         prior = known.get(task["key"])
@@ -379,6 +421,9 @@ def _merge_known(index: dict[str, Any], old: dict[str, Any] | None, folder: Path
             for field in (*TASK_FIELDS, "updated"):
                 task[field] = prior.get(field)
         present = (folder / task["file"]).is_file()
+        if present and (problem := _verify_run_file(folder / task["file"])) is not None:
+            present = False
+            task["status"], task["error"], task["note"] = "pending", None, problem
         if present and task["status"] not in DONE:
             task.update(_finished_status(folder / task["file"]))
         elif not present and task["status"] in DONE:
@@ -530,9 +575,60 @@ def run_sweep(
     if workers is not None:
         workers = check_int("workers", workers, 1)
     tasks = plan_tasks(spec)
-    index = _new_index(spec, tasks)
     if root.exists() and not root.is_dir():
         raise parameter_error("out", "a folder for the sweep", str(root))
+    from spectralntk.store.output import hold_output
+
+    # One sweep per folder: <folder>.lock next to it, taken over from a dead process.
+    with hold_output(root):
+        return _run_sweep_locked(
+            spec,
+            root,
+            tasks,
+            start=start,
+            client=client,
+            scheduler=scheduler,
+            workers=workers,
+            resume=resume,
+            run_device=run_device,
+            threads=threads,
+            memory_budget=memory_budget,
+            flush_seconds=flush_seconds,
+            stop_timeout=stop_timeout,
+            on_progress=on_progress,
+        )
+
+
+def _make_runs_folder(root: Path) -> None:
+    from spectralntk.store.output import remove_stale_temporaries, write_error
+
+    try:
+        (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, root / RUNS_FOLDER, "sweep folder") from None
+    remove_stale_temporaries(root / RUNS_FOLDER)  # of runs killed in earlier calls
+    remove_stale_temporaries(root)
+
+
+def _run_sweep_locked(
+    spec: SweepSpec,
+    root: Path,
+    tasks: list[SweepTask],
+    *,
+    start: float,
+    client: Any,
+    scheduler: str | None,
+    workers: int | None,
+    resume: bool,
+    run_device: str,
+    threads: int,
+    memory_budget: int | None,
+    flush_seconds: float,
+    stop_timeout: float,
+    on_progress: Callable[[int, int, str], None] | None,
+) -> SweepResult:
+    """:func:`run_sweep` once the folder's lock is held."""
+    index = _new_index(spec, tasks)
     old = read_index(root) if (root / INDEX_NAME).exists() else None
     _merge_known(index, old, root)
     todo_status = ("pending", "failed") if resume else ("pending",)
@@ -544,7 +640,7 @@ def run_sweep(
             "pass --resume to run only the runs not yet finished"
         )
     if not todo:
-        (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+        _make_runs_folder(root)
         write_json_atomic(root / INDEX_NAME, index)
         return SweepResult(root, _counts(index), 0, time.perf_counter() - start)
 
@@ -556,7 +652,7 @@ def run_sweep(
         probe = own_client.submit(probe_device, run_device, tasks[0].dtype, pure=False).result()
         if "error" in probe:
             raise SweepError(f"Invalid value for --{probe['parameter']}: {probe['error']}")
-        (root / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+        _make_runs_folder(root)
         write_json_atomic(root / INDEX_NAME, index)
         from distributed import as_completed
 
