@@ -139,6 +139,24 @@ class SpectrumRun:
         return ds
 
 
+def _check_trace(config: NetworkConfig, depths: tuple[int, ...], trace: Kernel) -> None:
+    """Refuse kernels whose k(0) underflowed to 0 (or below float64's normal range):
+    their shares of the trace and ratios λ_k/λ_0 would be 0/0."""
+    tiny = np.finfo(np.float64).tiny
+    for name in KERNELS:
+        values = np.asarray(getattr(trace, name))
+        if np.all(values >= tiny):
+            continue
+        depth = depths[int(np.argmin(values))]
+        raise parameter_error(
+            "weight_std",
+            f"large enough that the {name.upper()} at depth {depth} does not underflow "
+            f"float64 (its k(0) is {float(values.min()):.3g}; raise --weight-std or "
+            "--bias-std)",
+            config.weight_std,
+        )
+
+
 def analytic_spectrum(
     config: NetworkConfig,
     depths: Sequence[int] | None = None,
@@ -196,6 +214,8 @@ def analytic_spectrum(
         return Kernel(nngp=np.stack([k.nngp for k in items]), ntk=np.stack([k.ntk for k in items]))
 
     eigen = stacked([s.eigenvalues for s in spectra])
+    trace = stacked([s.trace for s in spectra])
+    _check_trace(config, depth_list, trace)
     fits = {
         name: tuple(fit_power_law(lam, (lo, hi)) for lam in getattr(eigen, name))
         for name in KERNELS
@@ -204,7 +224,7 @@ def analytic_spectrum(
         config=config.replace(depth=depth_list[0]),
         depths=depth_list,
         eigenvalues=eigen,
-        trace=stacked([s.trace for s in spectra]),
+        trace=trace,
         angles=grid,
         profile=stacked(profiles),
         fits=fits,
