@@ -575,6 +575,7 @@ def train(
                 steps=steps,
                 checkpoints=checkpoints,
                 modes=modes,
+                gram_eps=torch.finfo(torch_dtype).eps,
             )
             for name in (
                 "linearized_prediction",
