@@ -33,7 +33,7 @@ class Activation(enum.StrEnum):
     """Hidden-layer nonlinearity φ.
 
     ``relu`` max(0, x) and ``erf`` have closed-form dual activations; ``tanh``
-    and ``gelu`` (exact, x·Φ(x)) are integrated by Gauss–Hermite quadrature.
+    and ``gelu`` (exact, x·Φ(x)) by a Hermite series with its error bounded.
     """
 
     RELU = "relu"

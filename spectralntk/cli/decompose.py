@@ -162,7 +162,7 @@ def decompose_cli(
     ] = None,
     activation: Annotated[
         str,
-        typer.Option(help="relu, erf (closed form), tanh or gelu (Gauss–Hermite quadrature)."),
+        typer.Option(help="relu, erf (closed form), tanh or gelu (Hermite series)."),
     ] = "relu",
     weight_std: Annotated[float, typer.Option(help="σ_w.")] = 1.0,
     bias_std: Annotated[float, typer.Option(help="σ_b (0: no biases).")] = 0.1,
