@@ -143,3 +143,84 @@ def test_overflowing_kernel_raises_instead_of_returning_nan() -> None:
     with pytest.raises(ParameterError, match="finite") as err:
         analytic_spectrum(cfg, max_frequency=8, angles=8)
     assert err.value.parameter == "weight_std"
+
+
+# ---------------------------------------------------------------------------
+# every size option is bounded or checked against --memory-budget before work starts
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args,option",
+    [
+        (["decompose", "--depth", "2147483648"], "--depth"),  # used to hang
+        (["decompose", "--max-frequency", "32768"], "--max-frequency"),  # O(K²): 41 s
+        (["decompose", "--angles", "100000000"], "--angles"),  # > 6 GB
+        (["decompose", "--kernel", "empirical", "--width", "8", "--points", "20000"], "--points"),
+        (
+            ["decompose", "--kernel", "empirical", "--width", "8", "--seeds", "1000000000"],
+            "--seeds",
+        ),
+        (["decompose", "--kernel", "empirical", "--width", "100000000"], "--width"),
+        (["train", "--seeds", "1000000000"], "--seeds"),
+        (["train", "--depth", "5000"], "--depth"),
+        (["train", "--width", "100000", "--depth", "3"], "--width"),
+        (["fluctuations", "--bootstrap", "100000000"], "--bootstrap"),  # > 6 GB
+        (["fluctuations", "--seeds", "1000000"], "--seeds"),
+    ],
+)
+def test_sizes_are_bounded(tmp_path: Path, args: list[str], option: str) -> None:
+    out = tmp_path / "x.nc"
+    result = invoke(*args, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    err = stderr_of(result)
+    assert option in err and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_memory_estimate_is_shown_and_follows_the_budget() -> None:
+    cfg = NetworkConfig(depth=1)
+    with pytest.raises(ParameterError, match=r"needs an estimated .* GiB") as err:
+        analytic_spectrum(cfg, max_frequency=8, angles=10_000_000, memory_budget=1 << 30)
+    assert err.value.parameter == "angles"
+    run = analytic_spectrum(cfg, max_frequency=8, angles=100_000, memory_budget=1 << 30)
+    assert run.angles.size == 100_000
+
+
+def test_bootstrap_in_blocks_is_the_same_stream() -> None:
+    # Resamples are drawn in blocks to bound memory; the interval is the one of a single
+    # (B, S) draw with the same seed.
+    from spectralntk.fluctuations import bootstrap_interval
+
+    data = np.random.default_rng(1).normal(size=(12, 3))
+    stat = lambda x: x.mean(axis=(1, 2))  # noqa: E731
+    rng = np.random.default_rng(5)
+    values = stat(data[rng.integers(0, 12, size=(200_000, 12))])
+    expected = tuple(np.nanpercentile(values, [2.5, 97.5]))
+    got = bootstrap_interval(stat, data, resamples=200_000, confidence=0.95, seed=5)
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+def test_diverged_training_has_no_linalg_error(tmp_path: Path) -> None:
+    # lr = 1e300: the networks blow up; the run is written with those seeds flagged,
+    # not a LinAlgError from the eigenvalues of a non-finite kernel.
+    out = tmp_path / "t.nc"
+    result = invoke(
+        "train", "--lr", "1e300", "--steps", "3", "--seeds", "2", "--width", "8",
+        "--points", "32", "--target", "sine", "--frequency", "2", "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from spectralntk.store import load
+
+    ds = load(out)
+    assert np.all(ds["diverged_step"].values >= 0)
+
+
+def test_overflowing_mean_kernel_names_weight_std() -> None:
+    from spectralntk.fluctuations import first_step_prediction, layer_mean_contributions
+
+    cfg = NetworkConfig(depth=300, weight_std=10.0, bias_std=0.0)
+    with pytest.raises(ParameterError) as err:
+        layer_mean_contributions(cfg, 16)
+    assert err.value.parameter == "weight_std"
+    with pytest.raises(ParameterError) as err:
+        first_step_prediction(4000, 16)
+    assert err.value.parameter == "depth"

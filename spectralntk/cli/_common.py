@@ -42,9 +42,24 @@ def user_errors() -> Iterator[None]:
         raise fail(f"Invalid value for {option_name(err.parameter)}: {err}") from None
     except SpectralNTKError as err:
         raise fail(str(err)) from None
+    except (ZeroDivisionError, OverflowError, ArithmeticError) as err:
+        # A numerical failure the library did not anticipate: never a traceback.
+        raise fail(numerical_failure(err)) from None
+    except Exception as err:
+        if type(err).__name__ != "LinAlgError":  # numpy.linalg.LinAlgError, without numpy
+            raise
+        raise fail(numerical_failure(err)) from None
     except KeyboardInterrupt:
         typer.echo("Interrupted; nothing was written.", err=True)
         sys.exit(130)
+
+
+def numerical_failure(err: BaseException) -> str:
+    """The one-line message for an unanticipated numerical failure (nothing is written)."""
+    return (
+        f"numerical failure ({type(err).__name__}: {err}); the stds, learning rate or sizes "
+        "are outside the range this computation supports in float64."
+    )
 
 
 def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:
