@@ -18,6 +18,7 @@ __all__ = [
     "MAX_SEEDS",
     "MAX_WIDTH",
     "check_memory",
+    "check_one_seed",
 ]
 
 #: Hidden layers. Deeper kernels have long converged to their fixed point (or overflowed).
@@ -31,6 +32,17 @@ MAX_BOOTSTRAP = 1_000_000
 #: Largest frequency K of the analytic spectrum. Building the Gauss–Legendre rule is
 #: O(K²) (about 10 s at K = 16384 and 41 s at 32768 on one 2-core machine).
 MAX_FREQUENCY = 1 << 14
+
+
+#: A budget smaller than one seed's needs batches one seed at a time (how the tests force
+#: seed-by-seed batches); one seed is refused only beyond the larger of the budget and this.
+ONE_SEED_FLOOR = 1 << 28
+
+
+def check_one_seed(parameter: str, value: object, per_seed: float, budget: float) -> None:
+    """Refuse a configuration of which a single seed needs more than
+    max(``budget``, :data:`ONE_SEED_FLOOR`) bytes (see :func:`check_memory`)."""
+    check_memory(parameter, value, per_seed, max(budget, ONE_SEED_FLOOR))
 
 
 def check_memory(parameter: str, value: object, needed: float, budget: float) -> None:

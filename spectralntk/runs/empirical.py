@@ -23,7 +23,7 @@ from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_int, parameter_error
 from spectralntk.kernels.circle import circle_kernel, circle_points, uniform_angles
 from spectralntk.kernels.recursion import Kernel
-from spectralntk.limits import MAX_FREQUENCY, MAX_SEEDS, MAX_WIDTH, check_memory
+from spectralntk.limits import MAX_FREQUENCY, MAX_SEEDS, MAX_WIDTH, check_one_seed
 from spectralntk.spectral.decomposition import circle_spectrum
 from spectralntk.spectral.fourier import circulant_eigenvalues
 from spectralntk.spectral.gram import gram_spectrum, relative_distance
@@ -218,7 +218,7 @@ def empirical_spectrum(
     torch_dtype, dev = resolve_dtype(dtype), resolve_device(device)
     # Fixed arrays before any seed: the analytic N×N Grams and their index, the results.
     results = 2 * len(depth_list) * len(width_list) * len(seed_list) * (2 * (n // 2 + 1) + 2 * n)
-    check_memory("points", n, 8.0 * (3 * n * n + results), budget)
+    check_one_seed("points", n, 8.0 * (3 * n * n + results), budget)
     grid = uniform_angles(n)
     x = torch.as_tensor(circle_points(grid), dtype=torch_dtype, device=dev)
     itemsize = torch.finfo(torch_dtype).bits // 8

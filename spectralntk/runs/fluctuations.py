@@ -295,9 +295,9 @@ def _seeds_per_batch(
     params = n0 * width + max(depth - 1, 0) * width * width + width + (depth + 1) * width
     points = cfg.probes + (2 * cfg.points if cfg.steps > 0 else 0)
     per_seed = itemsize * (3 * params + 4 * points * width * (depth + 1))
-    from spectralntk.limits import check_memory
+    from spectralntk.limits import check_one_seed
 
-    check_memory("width", width, per_seed, budget)
+    check_one_seed("width", width, per_seed, budget)
     return max(1, min(len(cfg.seeds), budget // max(per_seed, 1)))
 
 

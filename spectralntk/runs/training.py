@@ -303,11 +303,11 @@ def _seeds_per_batch(cfg: TrainingConfig, width: int, itemsize: int, budget: int
     # the initial empirical kernels (N×N, M×N) and their float64 eigendecomposition
     grams = cfg.points * (cfg.points + cfg.eval_points) + 3 * cfg.points * cfg.points
     per_seed = itemsize * (4 * params + activations) + 8 * grams
-    from spectralntk.limits import check_memory
+    from spectralntk.limits import check_one_seed
 
     if 8 * grams > itemsize * (4 * params + activations):
-        check_memory("points", cfg.points, per_seed, budget)
-    check_memory("width", width, per_seed, budget)
+        check_one_seed("points", cfg.points, per_seed, budget)
+    check_one_seed("width", width, per_seed, budget)
     return max(1, min(len(cfg.seeds), budget // max(per_seed, 1)))
 
 
