@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
+from spectralntk.limits import MAX_DEPTH, MAX_WIDTH
 
 __all__ = [
     "ARCHITECTURE_DEFAULTS",
@@ -34,7 +35,7 @@ class Activation(enum.StrEnum):
     """Hidden-layer nonlinearity φ.
 
     ``relu`` max(0, x) and ``erf`` have closed-form dual activations; ``tanh``
-    and ``gelu`` (exact, x·Φ(x)) are integrated by Gauss–Hermite quadrature.
+    and ``gelu`` (exact, x·Φ(x)) by a Hermite series with its error bounded.
     """
 
     RELU = "relu"
@@ -66,7 +67,7 @@ def _choices(enum_type: type[enum.Enum]) -> tuple[str, ...]:
 
 #: Parameter constraints of :class:`NetworkConfig`: name -> checker(name, value).
 NETWORK_CONSTRAINTS: Mapping[str, Callable[[str, Any], Any]] = {
-    "depth": lambda n, v: check_int(n, v, 0),
+    "depth": lambda n, v: check_int(n, v, 0, MAX_DEPTH),
     "activation": lambda n, v: Activation(check_choice(n, v, _choices(Activation))),
     "weight_std": lambda n, v: check_real(n, v, 0.0),
     "bias_std": lambda n, v: check_real(n, v, 0.0),
@@ -75,7 +76,7 @@ NETWORK_CONSTRAINTS: Mapping[str, Callable[[str, Any], Any]] = {
     "parameterization": lambda n, v: Parameterization(
         check_choice(n, v, _choices(Parameterization))
     ),
-    "width": lambda n, v: None if v is None else check_int(n, v, 1),
+    "width": lambda n, v: None if v is None else check_int(n, v, 1, MAX_WIDTH),
     "input_dim": lambda n, v: check_int(n, v, 1),
 }
 

@@ -92,6 +92,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from spectralntk.config import Activation, BiasInit, NetworkConfig, Parameterization
 from spectralntk.errors import check_int, check_real, parameter_error
+from spectralntk.limits import MAX_BOOTSTRAP
 
 __all__ = [
     "LayerMeans",
@@ -132,6 +133,10 @@ def predicted_normalized_second_moment(beta: ArrayLike) -> FloatArray:
 def first_step_prediction(depth: int, width: int, input_dim: int = 2) -> float:
     """(d·β/n0)·exp(5β), d = depth + 1: Hanin & Nica (2019) Thm 2's scaling of E[ΔK]/E[K]."""
     beta = inverse_temperature(depth, width)
+    if 5.0 * beta > 700.0:  # exp overflows float64 near 709
+        raise parameter_error(
+            "depth", f"at most 140 times the width (β = depth/width, exp(5β)); width {width}", depth
+        )
     return (depth + 1) * beta / check_int("input_dim", input_dim, 1) * math.exp(5.0 * beta)
 
 
@@ -196,7 +201,7 @@ def layer_mean_contributions(config: NetworkConfig, width: int, x_norm2: float =
         )
     n = check_int("width", width, 1)
     norm2 = check_real("x_norm2", x_norm2, 0.0)
-    depth, n0, s = config.depth, config.input_dim, config.weight_std**2
+    depth, n0, s = config.depth, config.input_dim, config.weight_std * config.weight_std
     big_l = depth + 1
     fan_in = [n0] + [n] * depth  # n_{l−1}, l = 1..L
     ntk = config.parameterization is Parameterization.NTK
@@ -205,7 +210,16 @@ def layer_mean_contributions(config: NetworkConfig, width: int, x_norm2: float =
     biases = np.zeros(big_l)
     # log P(a^(l−1) ≠ 0) = Σ_{k<l} log(1 − 2^{−n_k}) over hidden layers k = 1..l−1
     log_alive = depth * [math.log1p(-(2.0 ** -float(n)))]
-    bias_scale = config.bias_std**2 if ntk else 1.0
+    bias_scale = config.bias_std * config.bias_std if ntk else 1.0
+    # log-gains: σ_w²/2 to the power of the depth overflows a Python float (OverflowError)
+    # long before the kernel is meaningless; checked below instead.
+    log_gain = math.log(gain) if gain > 0 else -math.inf
+    if gain > 0 and abs(big_l * log_gain) > 700.0:
+        raise parameter_error(
+            "weight_std",
+            f"such that (σ_w²/2)^(depth + 1) stays within float64 at depth {depth}",
+            config.weight_std,
+        )
     for layer in range(1, big_l + 1):
         prev = layer - 1
         mean_a2 = norm2 if prev == 0 else fan_in[layer - 1] * gain**prev * norm2 / n0
@@ -302,13 +316,19 @@ def bootstrap_interval(
     """
     data = np.asarray(samples, dtype=np.float64)
     count = data.shape[0]
-    b = check_int("bootstrap", resamples, 1)
+    b = check_int("bootstrap", resamples, 1, MAX_BOOTSTRAP)
     level = check_real("confidence", confidence, 0.0, 1.0)
     if not 0.0 < level < 1.0:
         raise parameter_error("confidence", "a real number in the range (0, 1)", level)
     rng = np.random.default_rng(check_int("bootstrap_seed", seed, 0))
-    index = rng.integers(0, count, size=(b, count))
-    values = np.asarray(statistic(data[index]), dtype=np.float64)
+    # Resamples in blocks of about 2²² drawn indices: the same stream as one (b, count)
+    # draw (numpy draws them in order), in bounded memory whatever b is.
+    rows = max(1, (1 << 22) // max(count * int(np.prod(data.shape[1:])), 1))
+    parts = []
+    for start in range(0, b, rows):
+        index = rng.integers(0, count, size=(min(rows, b - start), count))
+        parts.append(np.asarray(statistic(data[index]), dtype=np.float64))
+    values = np.concatenate(parts)
     tail = 50.0 * (1.0 - level)
     low, high = np.nanpercentile(values, [tail, 100.0 - tail])
     return float(low), float(high)

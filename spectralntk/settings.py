@@ -26,6 +26,7 @@ from typing import Any
 
 from spectralntk.config import ARCHITECTURE_DEFAULTS, NetworkConfig
 from spectralntk.errors import check_int, parameter_error
+from spectralntk.limits import MAX_SEEDS
 
 __all__ = [
     "DEFAULTS",
@@ -198,6 +199,10 @@ def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
         s["depth"] = s["depth"][0]
     widths = _as_list("width", s["width"])
     seeds = s["seeds"]
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        check_int("seeds", seeds, 1, MAX_SEEDS)  # before range(seeds) is built
+    elif isinstance(seeds, list) and len(seeds) > MAX_SEEDS:
+        raise parameter_error("seeds", f"at most {MAX_SEEDS} seeds", len(seeds))
     seed_list = (
         list(range(seeds))
         if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1

@@ -15,8 +15,8 @@ from spectralntk.config import NETWORK_CONSTRAINTS
 @pytest.mark.parametrize(
     "changes,parameter,message",
     [
-        ({"depth": -1}, "depth", "must be an int in the range [0, inf). Got -1 instead."),
-        ({"depth": 2.0}, "depth", "must be an int in the range [0, inf). Got 2.0 instead."),
+        ({"depth": -1}, "depth", "must be an int in the range [0, 4096]. Got -1 instead."),
+        ({"depth": 2.0}, "depth", "must be an int in the range [0, 4096]. Got 2.0 instead."),
         ({"depth": True}, "depth", "Got True instead."),
         ({"weight_std": -1.0}, "weight_std", "finite real number in the range [0.0, inf)"),
         ({"weight_std": math.nan}, "weight_std", "Got nan instead."),
@@ -26,7 +26,7 @@ from spectralntk.config import NETWORK_CONSTRAINTS
         ({"bias_init": "uniform"}, "bias_init", "one of {'normal', 'zero'}"),
         ({"parameterization": "mup"}, "parameterization", "one of {'ntk', 'standard'}"),
         ({"output_bias": 1}, "output_bias", "must be a bool. Got 1 instead."),
-        ({"width": 0}, "width", "[1, inf). Got 0 instead."),
+        ({"width": 0}, "width", "[1, 16777216]. Got 0 instead."),
         ({"input_dim": 0}, "input_dim", "[1, inf)"),
         ({"parameterization": "standard"}, "width", "when parameterization='standard'"),
     ],

@@ -645,3 +645,34 @@ def test_with_start_equals_a_new_predictor_bit_for_bit() -> None:
     assert np.array_equal(moved.flow_train_residual(steps), fresh.flow_train_residual(steps))
     assert np.array_equal(moved.eval_prediction(steps), fresh.eval_prediction(steps))
     assert np.array_equal(base.initial_residual, -y)  # the original is untouched
+
+
+def test_float32_empirical_grams_are_accepted_at_small_widths() -> None:
+    # Width 8, seed 7 of the train defaults, in float32: the Gram's smallest eigenvalue is
+    # −8e-7 of the largest — float32 rounding of a PSD J Jᵀ, which the float64 tolerance
+    # (1e-8) refused with an error naming the internal 'train_gram'.
+    import torch
+
+    from spectralntk.dynamics.predict import KernelPredictor
+    from spectralntk.nn.mlp import init_mlp
+    from spectralntk.runs.recorders import EmpiricalKernels
+    from spectralntk.runs.training import training_inputs
+    from spectralntk.settings import merge_settings, training_config
+
+    cfg, _, _ = training_config(merge_settings({"width": [8], "seeds": 10}))
+    x, _, y = training_inputs(cfg)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    for width in (8, 16, 32):
+        net = init_mlp(cfg.network, width, list(range(10)), dtype="float32")
+        with torch.no_grad():
+            k0 = EmpiricalKernels(xt, xt, False).gram(net).numpy()
+        eps32 = float(np.finfo(np.float32).eps)
+        for gram in k0:
+            p = KernelPredictor(gram, targets=y, lr=0.01, loss="mean", gram_eps=eps32)
+            assert p.eigenvalues[-1] > -1e-4 * p.eigenvalues[0]
+    # −1e-6 of the largest: float32 rounding, but not float64's.
+    bad = np.diag([1.0, -1e-6])
+    KernelPredictor(bad, targets=np.zeros(2), lr=0.1, loss="mean", gram_eps=eps32)
+    KernelPredictor(bad.astype(np.float32), targets=np.zeros(2), lr=0.1, loss="mean")
+    with pytest.raises(ParameterError, match="positive semi-definite"):
+        KernelPredictor(bad, targets=np.zeros(2), lr=0.1, loss="mean")

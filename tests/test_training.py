@@ -220,7 +220,7 @@ def test_store_round_trip_and_cf(run, tmp_path) -> None:  # type: ignore[no-unty
         ({"steps": 0}, "steps"),
         ({"inputs": "sphere"}, "inputs"),
         ({"loss": "l1"}, "loss"),
-        ({"target": make_target("sine", frequency=8)}, "frequencies"),  # Nyquist of 16 points
+        ({"target": make_target("sine", frequency=8)}, "frequency"),  # Nyquist of 16 points
         ({"max_frequency": 9}, "max_frequency"),
         ({"points": 1000, "inputs": "random"}, "points"),
         ({"widths": ()}, "width"),
@@ -240,7 +240,7 @@ def test_settings_layers_and_overrides() -> None:
         merge_settings({"lr": 0.1, "steps": 5}, {"lr": 0.2}, dict([parse_override("seeds=2")]))
     )
     assert cfg.lr == 0.2 and cfg.steps == 5 and cfg.seeds == (0, 1) and device == "cpu"
-    with pytest.raises(ParameterError, match="'lrr' parameter"):
+    with pytest.raises(ParameterError, match="'set' parameter.*Got 'lrr'"):
         parse_override("lrr=1")
     with pytest.raises(ParameterError, match="'target' parameter"):
         training_config(merge_settings({"target": "square"}))

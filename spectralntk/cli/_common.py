@@ -171,6 +171,13 @@ def user_errors() -> Iterator[contextlib.ExitStack[Any]]:
         where = f" writing '{err.filename}'" if err.filename else ""
         folder = f" in folder '{os.path.dirname(err.filename)}'" if err.filename else ""
         raise fail(f"{err.strerror or err}{where}{folder}") from None
+    except (ZeroDivisionError, OverflowError, ArithmeticError) as err:
+        # A numerical failure the library did not anticipate: never a traceback.
+        raise fail(numerical_failure(err)) from None
+    except Exception as err:
+        if type(err).__name__ != "LinAlgError":  # numpy.linalg.LinAlgError, without numpy
+            raise
+        raise fail(numerical_failure(err)) from None
     except KeyboardInterrupt:
         typer.echo("Interrupted; nothing was written.", err=True)
         sys.exit(130)
@@ -215,6 +222,14 @@ def _raised_in(exc: BaseException, function: str) -> bool:
 
 #: Exit status after stdout was closed by its reader: 128 + SIGPIPE.
 BROKEN_PIPE_STATUS = 141
+
+
+def numerical_failure(err: BaseException) -> str:
+    """The one-line message for an unanticipated numerical failure (nothing is written)."""
+    return (
+        f"numerical failure ({type(err).__name__}: {err}); the stds, learning rate or sizes "
+        "are outside the range this computation supports in float64."
+    )
 
 
 def default_run_path(stem: str, folder: Path = Path("runs")) -> Path:

@@ -82,7 +82,6 @@ INERT: tuple[Inert, ...] = (
             ("points", "--points", "64"),
             ("device", "--device", "cpu"),
             ("dtype", "--dtype", "float32"),
-            ("memory_budget", "--memory-budget", "2"),
         )
     ),
     Inert(

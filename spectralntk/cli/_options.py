@@ -42,7 +42,7 @@ Depths = Annotated[
 Activation = Annotated[
     str | None,
     typer.Option(
-        help="relu, erf (closed form), tanh or gelu (Gauss–Hermite quadrature). "
+        help="relu, erf (closed form), tanh or gelu (Hermite series). "
         + _default("activation")
     ),
 ]

@@ -204,7 +204,7 @@ def decompose_cli(
     device: Annotated[str, typer.Option(help="Empirical: cpu, cuda, cuda:N, mps or auto.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="Empirical: float32 or float64.")] = "float64",
     memory_budget: Annotated[
-        float, typer.Option(help="Empirical: GiB one batch of seeds may use.")
+        float, typer.Option(help="GiB the run (empirical: one batch of seeds) may use.")
     ] = 1.0,
     threads: Annotated[
         int, typer.Option(help="Compute threads (torch and BLAS).")
@@ -271,7 +271,12 @@ def decompose_cli(
             from spectralntk.runs.spectrum import analytic_spectrum
 
             run = analytic_spectrum(
-                config, depths, max_frequency=max_frequency, angles=angles, fit_range=fit_range
+                config,
+                depths,
+                max_frequency=max_frequency,
+                angles=angles,
+                fit_range=fit_range,
+                memory_budget=int(budget * 2**30),
             )
             tables = spectrum_tables(run, all_rows=all_rows)
         else:

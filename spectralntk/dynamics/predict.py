@@ -381,7 +381,9 @@ class KernelPredictor:
     Parameters
     ----------
     train_gram : array_like, shape (N, N)
-        K(X, X), symmetric positive semi-definite (symmetrised here).
+        K(X, X), symmetric positive semi-definite (symmetrised here) to the rounding of
+        its precision (``gram_eps``): a float32 Gram may be asymmetric by 64ε₃₂ and have
+        eigenvalues down to −16·N·ε₃₂ of the largest (float64: 1e-10 and 1e-8).
     cross_gram : array_like, shape (M, N), optional
         K(x, X) for the evaluation points; the training points if omitted.
     targets : array_like, shape (N,)
@@ -395,6 +397,10 @@ class KernelPredictor:
     f0_eval : array_like, shape (M,), optional
         Initial outputs f_0(x) on the evaluation points (default 0, or
         ``f0_train`` when ``cross_gram`` is omitted).
+    gram_eps : float, optional
+        Relative rounding of the Gram's entries: ε of the precision it was computed in
+        (``numpy.finfo(numpy.float32).eps`` for a float32 network's kernel, even when
+        stored as float64). Default: ε of ``train_gram``'s dtype.
 
     Attributes
     ----------
@@ -418,8 +424,14 @@ class KernelPredictor:
         loss: str,
         f0_train: ArrayLike | None = None,
         f0_eval: ArrayLike | None = None,
+        gram_eps: float | None = None,
     ) -> None:
-        k = np.asarray(train_gram, dtype=np.float64)
+        given = np.asarray(train_gram)
+        # Rounding of the precision the Gram was computed in (float32 empirical NTKs).
+        if gram_eps is None:
+            gram_eps = float(np.finfo(given.dtype).eps) if given.dtype.kind == "f" else 0.0
+        eps = check_real("gram_eps", gram_eps, 0.0, 1.0)
+        k = np.asarray(given, dtype=np.float64)
         if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
             raise parameter_error("train_gram", "a square (N, N) matrix", k.shape)
         if not np.all(np.isfinite(k)):
@@ -427,7 +439,7 @@ class KernelPredictor:
         n = k.shape[0]
         scale = float(np.max(np.abs(k))) if k.size else 0.0
         asym = float(np.max(np.abs(k - k.T)))
-        if asym > 1e-10 * max(scale, np.finfo(float).tiny):
+        if asym > max(1e-10, 64 * eps) * max(scale, np.finfo(float).tiny):
             raise parameter_error("train_gram", "a symmetric matrix", f"asymmetry {asym:.3g}")
         k = 0.5 * (k + k.T)
         cross = k if cross_gram is None else np.asarray(cross_gram, dtype=np.float64)
@@ -446,7 +458,7 @@ class KernelPredictor:
         self.loss = check_choice("loss", loss, LOSSES)
         self.c = loss_factor(self.loss, n)
         mu, v = np.linalg.eigh(k)
-        if mu[0] < -1e-8 * max(abs(mu[-1]), np.finfo(float).tiny):
+        if mu[0] < -max(1e-8, 16 * n * eps) * max(abs(mu[-1]), np.finfo(float).tiny):
             raise parameter_error(
                 "train_gram", "a positive semi-definite matrix", f"eigenvalue {mu[0]:.3g}"
             )

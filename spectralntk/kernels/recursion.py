@@ -33,10 +33,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from spectralntk.config import BiasInit, NetworkConfig, Parameterization
-from spectralntk.errors import parameter_error
+from spectralntk.errors import ParameterError, parameter_error
 from spectralntk.kernels.activations import (
     DEFAULT_HERMITE_NODES,
     DualActivation,
+    QuadratureError,
     dual_activation,
 )
 
@@ -92,7 +93,7 @@ def _bias_terms(config: NetworkConfig, *, output: bool) -> tuple[float, float]:
     present = config.has_bias and (config.output_bias or not output)
     if not present:
         return 0.0, 0.0
-    var = config.bias_std**2
+    var = config.bias_std * config.bias_std  # inf, not OverflowError, for huge σ_b
     nngp = var if config.bias_init is BiasInit.NORMAL else 0.0
     ntk = var if config.parameterization is Parameterization.NTK else 1.0
     return nngp, ntk
@@ -101,8 +102,40 @@ def _bias_terms(config: NetworkConfig, *, output: bool) -> tuple[float, float]:
 def _weight_scale(config: NetworkConfig, fan_in: int) -> float:
     """w_l: NTK contribution per unit of E[a a'] from the weights of one layer."""
     if config.parameterization is Parameterization.NTK:
-        return config.weight_std**2
+        return config.weight_std * config.weight_std
     return float(fan_in)
+
+
+def _blamed(config: NetworkConfig) -> tuple[str, float]:
+    """The parameter that makes the pre-activations large: σ_w unless σ_b² dominates."""
+    if config.bias_std > config.weight_std:
+        return "bias_std", config.bias_std
+    return "weight_std", config.weight_std
+
+
+def _check_finite(config: NetworkConfig, layer: int, arrays: tuple[FloatArray, ...]) -> None:
+    """Refuse a kernel that overflowed float64 (or turned NaN) at ``layer``."""
+    if all(np.all(np.isfinite(a)) for a in arrays):
+        return
+    name, value = _blamed(config)
+    option = "--" + name.replace("_", "-")
+    raise parameter_error(
+        name,
+        f"small enough that the kernel stays finite in float64 at depth {config.depth} "
+        f"(affine layer {layer + 1} of {config.depth + 1} overflows; lower {option} or --depth)",
+        value,
+    )
+
+
+def _unresolved(config: NetworkConfig, layer: int, err: QuadratureError) -> ParameterError:
+    """The error for a quadrature activation whose Hermite series did not converge."""
+    name, value = _blamed(config)
+    return parameter_error(
+        name,
+        f"small enough for the {config.activation.value} kernel to be computed to its "
+        f"tolerance (at hidden layer {layer + 1}: {err})",
+        value,
+    )
 
 
 def recursion(
@@ -126,9 +159,21 @@ def recursion(
     -------
     Kernel
         Σ^(L) and Θ^(L) with the broadcast shape of the inputs.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``weight_std`` (or ``bias_std``) when the kernel overflows float64 or a
+        quadrature activation cannot reach its tolerance: no NaN or guessed value is
+        ever returned.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked per layer
+        return _recursion(config, first, hermite_nodes)
+
+
+def _recursion(config: NetworkConfig, first: LayerInput, hermite_nodes: int) -> Kernel:
     dual: DualActivation = dual_activation(config.activation, hermite_nodes=hermite_nodes)
-    s = config.weight_std**2
+    s = config.weight_std * config.weight_std  # inf, not OverflowError, for huge σ_w
     layer_in = first
     ntk = np.zeros(np.broadcast_shapes(*(np.shape(a) for a in vars(first).values())))
     fan_in = config.input_dim
@@ -139,6 +184,7 @@ def recursion(
         q1, q2 = s * m1 + b, s * m2 + b
         cov = s * e + b
         ntk = ntk + _weight_scale(config, fan_in) * e + b_ntk
+        _check_finite(config, layer, (q1, q2, cov, ntk))
         if output:
             return Kernel(nngp=np.broadcast_to(cov, ntk.shape).copy(), ntk=ntk)
         # S ∓ C of Σ^(l+1) with S = √(q1 q2), without cancellation:
@@ -149,11 +195,15 @@ def recursion(
         minus = gap + s * layer_in.deficit
         plus = gap + s * layer_in.surplus + 2.0 * b
         t = 2.0 * np.arctan2(np.sqrt(np.maximum(minus, 0.0)), np.sqrt(np.maximum(plus, 0.0)))
-        pair = dual.pair(q1, q2, t)
+        try:
+            pair = dual.pair(q1, q2, t)
+            moments = dual.second_moment(q1), dual.second_moment(q2)
+        except QuadratureError as err:
+            raise _unresolved(config, layer, err) from None
         ntk = ntk * (s * pair.derivative_cross)
         layer_in = LayerInput(
-            m1=dual.second_moment(q1),
-            m2=dual.second_moment(q2),
+            m1=moments[0],
+            m2=moments[1],
             cross=pair.cross,
             deficit=pair.deficit,
             surplus=pair.surplus,

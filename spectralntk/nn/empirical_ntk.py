@@ -121,4 +121,10 @@ def seed_chunk(
     activations = 3 * points * width * (depth + 1)
     grams = 6 * points * points
     per_seed = itemsize * (params + activations + grams)
+    from spectralntk.limits import check_one_seed
+
+    if grams >= params + activations:
+        check_one_seed("points", points, per_seed, budget_bytes)
+    else:
+        check_one_seed("width", width, per_seed, budget_bytes)
     return max(1, int(budget_bytes // max(per_seed, 1)))

@@ -16,9 +16,10 @@ biases iff σ_b > 0; the output layer iff also ``output_bias``.
 S networks (seeds) of one width are stored stacked, W^(l) of shape (S, n_l, n_{l−1}),
 and evaluated as one batched computation. Seed s draws its parameters from its own
 CPU generator, layer by layer (W^(1), b^(1), W^(2), …, always drawing every bias so
-that bias options do not shift the stream), in the requested dtype, and only then
-moves them to the device: seed s has bit-identical weights alone or in a batch and
-on any device.
+that bias options do not shift the stream), always in float64, and only then rounds
+them to the requested dtype and moves them to the device: seed s has bit-identical
+weights alone or in a batch and on any device, and its float32 network is its float64
+network rounded once to float32 (the same seed gives the same network in both).
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ def init_mlp(
     seeds : sequence of int
         Non-negative seeds, one network each.
     dtype : {"float32", "float64"}
+        Parameters are drawn in float64 either way; float32 rounds them once, so the
+        same seed gives the same network in both precisions.
     device : str
         ``cpu``, ``cuda``, ``auto``, ….
     out : MLP, optional
@@ -217,8 +220,10 @@ def init_mlp(
     standard = config.parameterization is Parameterization.STANDARD
     count = len(seed_list)
     # Filled in place, seed by seed: no per-seed copies (width 10000 is 0.4 GB a layer).
+    draw = torch.float64  # float32 networks are float64 draws rounded once, at the end
     reuse = (
         out is not None
+        and torch_dtype == draw
         and dev.type == "cpu"
         and [tuple(w.shape) for w in out.weights] == [(count, *shape) for shape in shapes]
         and out.weights[0].dtype == torch_dtype
@@ -227,14 +232,14 @@ def init_mlp(
     weights = (
         list(out.weights)  # type: ignore[union-attr]
         if reuse
-        else [torch.empty(count, *shape, dtype=torch_dtype) for shape in shapes]
+        else [torch.empty(count, *shape, dtype=draw) for shape in shapes]
     )
-    biases = [torch.empty(count, shape[0], dtype=torch_dtype) for shape in shapes]
+    biases = [torch.empty(count, shape[0], dtype=draw) for shape in shapes]
     for i, seed in enumerate(seed_list):
         gen = torch.Generator(device="cpu").manual_seed(seed)
         for w, b in zip(weights, biases, strict=True):
-            torch.randn(w.shape[1:], generator=gen, dtype=torch_dtype, out=w[i])
-            torch.randn(b.shape[1:], generator=gen, dtype=torch_dtype, out=b[i])
+            torch.randn(w.shape[1:], generator=gen, dtype=draw, out=w[i])
+            torch.randn(b.shape[1:], generator=gen, dtype=draw, out=b[i])
     for (_, fan_in), w, b in zip(shapes, weights, biases, strict=True):
         if standard:
             w.mul_(config.weight_std / math.sqrt(fan_in))
@@ -243,7 +248,9 @@ def init_mlp(
             b.zero_()
     last = len(shapes) - 1
     kept = [
-        b.to(dev) if config.has_bias and (config.output_bias or layer != last) else None
+        b.to(dev, torch_dtype)
+        if config.has_bias and (config.output_bias or layer != last)
+        else None
         for layer, b in enumerate(biases)
     ]
-    return MLP(config, n, seed_list, tuple(w.to(dev) for w in weights), tuple(kept))
+    return MLP(config, n, seed_list, tuple(w.to(dev, torch_dtype) for w in weights), tuple(kept))

@@ -23,6 +23,7 @@ from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_int, parameter_error
 from spectralntk.kernels.circle import circle_kernel, circle_points, uniform_angles
 from spectralntk.kernels.recursion import Kernel
+from spectralntk.limits import MAX_FREQUENCY, MAX_SEEDS, MAX_WIDTH, check_one_seed
 from spectralntk.spectral.decomposition import circle_spectrum
 from spectralntk.spectral.fourier import circulant_eigenvalues
 from spectralntk.spectral.gram import gram_spectrum, relative_distance
@@ -205,13 +206,19 @@ def empirical_spectrum(
     n = check_int("points", points, 3)
     width_list = _sorted_distinct("width", widths, 1)
     seed_list = (
-        tuple(range(check_int("seeds", seeds, 1)))
+        tuple(range(check_int("seeds", seeds, 1, MAX_SEEDS)))
         if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool)
         else _sorted_distinct("seed", seeds, 0)  # type: ignore[arg-type]
     )
     depth_list = _sorted_distinct("depth", (config.depth,) if depths is None else depths, 0)
     budget = check_int("memory_budget", memory_budget, 1)
+    check_int("points", n, 3, 2 * MAX_FREQUENCY)
+    check_int("seeds", len(seed_list), 1, MAX_SEEDS)
+    check_int("width", max(width_list), 1, MAX_WIDTH)
     torch_dtype, dev = resolve_dtype(dtype), resolve_device(device)
+    # Fixed arrays before any seed: the analytic N×N Grams and their index, the results.
+    results = 2 * len(depth_list) * len(width_list) * len(seed_list) * (2 * (n // 2 + 1) + 2 * n)
+    check_one_seed("points", n, 8.0 * (3 * n * n + results), budget)
     grid = uniform_angles(n)
     x = torch.as_tensor(circle_points(grid), dtype=torch_dtype, device=dev)
     itemsize = torch.finfo(torch_dtype).bits // 8

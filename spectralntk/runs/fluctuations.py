@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 from spectralntk.config import ARCHITECTURE_DEFAULTS, NetworkConfig, check_fields
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 from spectralntk.fluctuations import as_probe_angles
+from spectralntk.limits import MAX_BOOTSTRAP, MAX_SEEDS
 from spectralntk.targets import Target, make_target
 
 __all__ = [
@@ -167,6 +168,8 @@ class FluctuationConfig:
 
         put("depths", _distinct("depth", self.depths, 1))
         put("widths", _distinct("width", self.widths, 1))
+        if len(self.seeds) > MAX_SEEDS:
+            raise parameter_error("seeds", f"at most {MAX_SEEDS} seeds", len(self.seeds))
         seeds = tuple(sorted(check_int("seed", s, 0) for s in self.seeds))
         if len(seeds) < 2 or len(set(seeds)) != len(seeds):
             raise parameter_error(
@@ -180,7 +183,7 @@ class FluctuationConfig:
         if size <= 0:
             raise parameter_error("first_step_size", "a real number in the range (0, inf)", size)
         put("first_step_size", size)
-        put("bootstrap", check_int("bootstrap", self.bootstrap, 1))
+        put("bootstrap", check_int("bootstrap", self.bootstrap, 1, MAX_BOOTSTRAP))
         level = check_real("confidence", self.confidence, 0.0, 1.0)
         if not 0.0 < level < 1.0:
             raise parameter_error("confidence", "a real number in the range (0, 1)", level)
@@ -327,6 +330,9 @@ def _seeds_per_batch(
     params = n0 * width + max(depth - 1, 0) * width * width + width + (depth + 1) * width
     points = cfg.probes + (2 * cfg.points if cfg.steps > 0 else 0)
     per_seed = itemsize * (3 * params + 4 * points * width * (depth + 1))
+    from spectralntk.limits import check_one_seed
+
+    check_one_seed("width", width, per_seed, budget)
     return max(1, min(len(cfg.seeds), budget // max(per_seed, 1)))
 
 

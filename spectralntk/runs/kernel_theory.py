@@ -171,12 +171,34 @@ def seed_predictions(
     steps: NDArray[np.int64],
     checkpoints: NDArray[np.int64],
     modes: Any,
+    gram_eps: float | None = None,
 ) -> SeedPredictions:
     """Predictions for one seed from its empirical NTK K̂₀ (N, N), K̂₀(x_eval, X)
-    (M, N) and initial outputs f₀ (N,) and f₀(x_eval) (M,)."""
+    (M, N) and initial outputs f₀ (N,) and f₀(x_eval) (M,); ``gram_eps`` is the
+    rounding ε of the network's precision (see :class:`KernelPredictor`)."""
     from spectralntk.dynamics.predict import KernelPredictor
+    from spectralntk.errors import ParameterError, parameter_error
 
-    lin = KernelPredictor(k0, k0_eval, targets=y, lr=lr, loss=loss, f0_train=f0, f0_eval=f0_eval)
+    try:
+        lin = KernelPredictor(
+            k0,
+            k0_eval,
+            targets=y,
+            lr=lr,
+            loss=loss,
+            f0_train=f0,
+            f0_eval=f0_eval,
+            gram_eps=gram_eps,
+        )
+    except ParameterError as err:
+        if err.parameter not in ("train_gram", "cross_gram"):
+            raise
+        # The network's own kernel failed a check: the user's lever is the precision.
+        raise parameter_error(
+            "dtype",
+            f"a precision in which the initial empirical NTK is a valid kernel ({err})",
+            "float32" if gram_eps is not None and gram_eps > 1e-10 else "float64",
+        ) from None
     own = theory.predictor.with_start(f0, f0_eval)  # the analytic kernel from f₀
     pa, pb = modes(own.train_residual(steps))
     qa, qb = modes(own.flow_train_residual(steps))

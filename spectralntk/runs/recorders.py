@@ -314,7 +314,12 @@ class CheckpointRecorder:
         arrays["relative_error_limit"][j, sl, ci] = relative_error(fe, self.ntk_limit)
         with torch.no_grad():
             kt = self.kernels.gram(rec.net)
-            eigen = torch.linalg.eigvalsh(kt).flip(-1).numpy()
+            # A diverged seed (flagged in `diverged`) has a non-finite kernel: NaN
+            # eigenvalues for it, instead of a LinAlgError for the whole run.
+            finite = torch.isfinite(kt).flatten(1).all(dim=1)
+            eigen = np.full(kt.shape[:2], np.nan)
+            if bool(finite.any()):
+                eigen[finite.numpy()] = torch.linalg.eigvalsh(kt[finite]).flip(-1).numpy()
         kt_np = kt.numpy()
         arrays["kernel_drift"][j, sl, ci] = relative_distance(kt_np, self.k0)
         arrays["empirical_ntk_eigenvalue"][j, sl, ci] = eigen / n

@@ -168,6 +168,37 @@ def _ascii(text: str) -> str:
     return text
 
 
+def estimated_bytes(
+    max_frequency: int, angles: int, depths: int, quadrature_nodes: int | None = None
+) -> float:
+    """Estimated peak memory of :func:`analytic_spectrum`: the recursion's temporaries
+    (about 40 arrays of the larger of the angle grid and the quadrature nodes), the
+    cosine plan's tables (≈ 4√K·n) and the stored results."""
+    n = default_nodes(max_frequency) if quadrature_nodes is None else quadrature_nodes
+    grid = max(angles, n)
+    plan = 4.0 * (max_frequency + 1) ** 0.5 * n
+    stored = 2.0 * depths * (angles + 3 * (max_frequency + 1))
+    return 8.0 * (40.0 * grid + plan + stored)
+
+
+def _check_trace(config: NetworkConfig, depths: tuple[int, ...], trace: Kernel) -> None:
+    """Refuse kernels whose k(0) underflowed to 0 (or below float64's normal range):
+    their shares of the trace and ratios λ_k/λ_0 would be 0/0."""
+    tiny = np.finfo(np.float64).tiny
+    for name in KERNELS:
+        values = np.asarray(getattr(trace, name))
+        if np.all(values >= tiny):
+            continue
+        depth = depths[int(np.argmin(values))]
+        raise parameter_error(
+            "weight_std",
+            f"large enough that the {name.upper()} at depth {depth} does not underflow "
+            f"float64 (its k(0) is {float(values.min()):.3g}; raise --weight-std or "
+            "--bias-std)",
+            config.weight_std,
+        )
+
+
 def analytic_spectrum(
     config: NetworkConfig,
     depths: Sequence[int] | None = None,
@@ -177,6 +208,7 @@ def analytic_spectrum(
     fit_range: tuple[int, int] | None = None,
     quadrature_nodes: int | None = None,
     hermite_nodes: int = DEFAULT_HERMITE_NODES,
+    memory_budget: int = 1 << 30,
 ) -> SpectrumRun:
     """Exact spectra and profiles of the analytic NNGP and NTK on S¹.
 
@@ -195,13 +227,25 @@ def analytic_spectrum(
     quadrature_nodes : int, optional
         Gauss–Legendre nodes (default about πK/4 + 160).
     hermite_nodes : int
-        Gauss–Hermite nodes per dimension for tanh and gelu.
+        Least number of Hermite-series terms for tanh and gelu.
+    memory_budget : int
+        Bytes the run may use; its estimate (:func:`estimated_bytes`) is checked before
+        any work starts.
 
     Returns
     -------
     SpectrumRun
+
+    Raises
+    ------
+    ParameterError
+        For an invalid value, ``max_frequency`` above
+        :data:`~spectralntk.limits.MAX_FREQUENCY` (the quadrature rule costs O(K²)), or
+        a size whose memory estimate exceeds ``memory_budget``.
     """
-    k_max = check_int("max_frequency", max_frequency, 0)
+    from spectralntk.limits import MAX_FREQUENCY, check_memory
+
+    k_max = check_int("max_frequency", max_frequency, 0, MAX_FREQUENCY)
     m = check_int("angles", angles, 1)
     hermite = check_int("hermite_nodes", hermite_nodes, 2)
     depth_list = tuple(
@@ -209,6 +253,14 @@ def analytic_spectrum(
     )
     if not depth_list or len(set(depth_list)) != len(depth_list):
         raise parameter_error("depth", "a non-empty list of distinct ints", list(depth_list))
+    budget = check_int("memory_budget", memory_budget, 1)
+    need = estimated_bytes(k_max, m, len(depth_list), quadrature_nodes)
+    check_memory(
+        "angles" if m >= default_nodes(k_max) else "max_frequency",
+        m if m >= default_nodes(k_max) else k_max,
+        need,
+        budget,
+    )
     if fit_range is None:
         fit_range = default_fit_range(k_max)
     lo = check_int("fit_min_frequency", fit_range[0], 1, max(1, k_max))
@@ -226,6 +278,8 @@ def analytic_spectrum(
 
     raw = stacked([s.eigenvalues for s in spectra])
     eigen = Kernel(nngp=zero_small(raw.nngp), ntk=zero_small(raw.ntk))
+    trace = stacked([s.trace for s in spectra])
+    _check_trace(config, depth_list, trace)
     activation = config.activation.value
     fits = {
         name: tuple(
@@ -238,7 +292,7 @@ def analytic_spectrum(
         config=config.replace(depth=depth_list[0]),
         depths=depth_list,
         eigenvalues=eigen,
-        trace=stacked([s.trace for s in spectra]),
+        trace=trace,
         angles=grid,
         profile=stacked(profiles),
         fits=fits,

@@ -316,7 +316,14 @@ def _seeds_per_batch(cfg: TrainingConfig, width: int, itemsize: int, budget: int
     depth, n0 = cfg.network.depth, cfg.network.input_dim
     params = (n0 + 2) * width + max(depth - 1, 0) * (width * width + width) + 1
     activations = 4 * (cfg.points + cfg.eval_points) * width * max(depth, 1)
-    per_seed = itemsize * (4 * params + activations)
+    # the initial empirical kernels (N×N, M×N) and their float64 eigendecomposition
+    grams = cfg.points * (cfg.points + cfg.eval_points) + 3 * cfg.points * cfg.points
+    per_seed = itemsize * (4 * params + activations) + 8 * grams
+    from spectralntk.limits import check_one_seed
+
+    if 8 * grams > itemsize * (4 * params + activations):
+        check_one_seed("points", cfg.points, per_seed, budget)
+    check_one_seed("width", width, per_seed, budget)
     return max(1, min(len(cfg.seeds), budget // max(per_seed, 1)))
 
 
@@ -604,6 +611,7 @@ def train(
                 steps=steps,
                 checkpoints=checkpoints,
                 modes=modes,
+                gram_eps=torch.finfo(torch_dtype).eps,
             )
             for name in (
                 "linearized_prediction",
