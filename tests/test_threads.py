@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-from test_cli import assert_one_error_line, invoke, no_run_files  # noqa: E402
+from test_cli import assert_one_error_line, invoke, no_run_files, override  # noqa: E402
 
 from spectralntk import ParameterError, load  # noqa: E402
 from spectralntk.store.schema import read_config  # noqa: E402
@@ -274,10 +274,12 @@ def test_resume_with_other_threads(in_tmp: Path) -> None:
     )
     assert stopped is None and state.exists()
     steps = ["--steps", "40", "--out", "t.nc", "--resume", "--threads", "2"]
-    result = invoke(*TRAIN, *steps)
+    result = invoke(*override(TRAIN, *steps))
     assert result.exit_code == 0, (result.output, result.exception)
     assert not state.exists()
-    assert invoke(*TRAIN, "--steps", "40", "--out", "u.nc", "--threads", "1").exit_code == 0
+    assert (
+        invoke(*override(TRAIN, "--steps", "40", "--out", "u.nc", "--threads", "1")).exit_code == 0
+    )
     resumed, whole = load(in_tmp / "t.nc"), load(in_tmp / "u.nc")
     assert read_config(resumed) == read_config(whole)
     # the same run to rounding (sums in another order on two threads)
