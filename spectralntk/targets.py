@@ -49,7 +49,7 @@ FloatArray = NDArray[np.float64]
 #: Names of the target families.
 TARGETS: tuple[str, ...] = ("product", "fourier-mixture", "sine")
 
-#: Default Fourier mixture of the seed write-up (EXPERIMENTS.md, experiments 2.3–2.5).
+#: Default Fourier mixture of the seed write-up (docs/experiments.md, experiments 2.3–2.5).
 MIXTURE_FREQUENCIES: tuple[int, ...] = (2, 4, 7, 11, 16, 23, 32)
 MIXTURE_AMPLITUDES: tuple[float, ...] = (0.9, 0.7, 0.55, 0.45, 0.35, 0.28, 0.22)
 MIXTURE_PHASES: tuple[float, ...] = (0.0, 1.57079632679, 1.2, 2.0, 0.942, 4.5, 5.8)

@@ -344,3 +344,21 @@ def test_report_default_folder_is_under_runs(in_tmp: Path) -> None:
     assert result.exit_code == 0, result.output
     assert stdout_of(result).strip() == str((in_tmp / "runs" / "reports" / "s").absolute())
     assert not (in_tmp / "reports").exists()
+
+
+# ---------------------------------------------------------------------------
+# 8. Wording
+# ---------------------------------------------------------------------------
+def test_one_affine_layer_is_singular(in_tmp: Path) -> None:
+    result = invoke("decompose", "--depth", "0", "--depth", "1", "--max-frequency", "8",
+                    "--out", "s.nc")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = stdout_of(result)
+    assert "depth 0 (L = 1 affine layer)," in text and "depth 1 (L = 2 affine layers)," in text
+
+
+def test_small_differences_are_not_printed_as_zero_percent() -> None:
+    from spectralntk.reports.convergence import _percent
+
+    assert _percent(0.0004) == "0.04 %" and _percent(0.123) == "12 %" and _percent(0) == "0 %"
+    assert "0.0%" not in _percent(1e-5)

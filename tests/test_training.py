@@ -240,7 +240,7 @@ def test_settings_layers_and_overrides() -> None:
         merge_settings({"lr": 0.1, "steps": 5}, {"lr": 0.2}, dict([parse_override("seeds=2")]))
     )
     assert cfg.lr == 0.2 and cfg.steps == 5 and cfg.seeds == (0, 1) and device == "cpu"
-    with pytest.raises(ParameterError, match="'set' parameter.*Got 'lrr'"):
+    with pytest.raises(ParameterError, match=r"'set' parameter.*Got 'lrr'"):
         parse_override("lrr=1")
     with pytest.raises(ParameterError, match="'target' parameter"):
         training_config(merge_settings({"target": "square"}))

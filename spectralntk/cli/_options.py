@@ -42,8 +42,7 @@ Depths = Annotated[
 Activation = Annotated[
     str | None,
     typer.Option(
-        help="relu, erf (closed form), tanh or gelu (Hermite series). "
-        + _default("activation")
+        help="relu, erf (closed form), tanh or gelu (Hermite series). " + _default("activation")
     ),
 ]
 WeightStd = Annotated[float | None, typer.Option(help=f"σ_w. {_default('weight_std')}")]

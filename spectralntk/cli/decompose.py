@@ -77,7 +77,7 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
             columns.append((lam, ratio, run.share(name)[i]))
             heads += [f"{label} λ_k", f"λ_k/{ref_label}", "cum. share"]
         table = plain_table(
-            f"depth {depth} (L = {depth + 1} affine layers), "
+            f"depth {depth} (L = {depth + 1} affine layer{'s' if depth else ''}), "
             f"{run.config.activation.value}, {run.config.parameterization.value} parameterization",
             ["k", "mult", *heads],
         )

@@ -18,7 +18,7 @@ from spectralntk.cli._common import (
     with_progress,
 )
 from spectralntk.cli._inert import refuse_inert
-from spectralntk.cli._options import Activation, BiasInit, OutputBias, architecture_settings
+from spectralntk.cli._options import Activation, architecture_settings
 from spectralntk.errors import check_choice, check_real, parameter_error
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
@@ -116,7 +116,8 @@ def fluctuations_cli(
     preset: Annotated[
         str | None,
         typer.Option(
-            help="default (depths 4 8 16, widths 256…1024), hanin-nica (depths 4…64) or quick."
+            help="default (depths 4 8 16, widths 256…1024), hanin-nica (depths 4…64) or quick; "
+            "each measures Hanin & Nica's network (standard, He, no biases)."
         ),
     ] = None,
     quick: Annotated[
@@ -135,8 +136,21 @@ def fluctuations_cli(
     bias_std: Annotated[
         float | None, typer.Option(help="σ_b (0: no biases). [default: the preset's: 0]")
     ] = None,
-    bias_init: BiasInit = None,
-    output_bias: OutputBias = None,
+    bias_init: Annotated[
+        str | None,
+        typer.Option(
+            help="normal (Jacot) or zero (trained from 0); with --bias-std > 0. "
+            "[default: the preset's: zero]"
+        ),
+    ] = None,
+    output_bias: Annotated[
+        bool | None,
+        typer.Option(
+            "--output-bias/--no-output-bias",
+            help="Bias on the output layer; with --bias-std > 0. [default: the preset's: no]",
+            show_default=False,
+        ),
+    ] = None,
     first_step_size: Annotated[
         float, typer.Option(help="η·Θ(x0,x0) of the one-example step.")
     ] = 1.0,

@@ -37,7 +37,7 @@ def presets_cli(
         typer.Argument(help="A preset: show its settings and its quick variant. [default: list]"),
     ] = None,
 ) -> None:
-    """List the presets (experiments of EXPERIMENTS.md, the fluctuation study), or show one."""
+    """List the presets (experiments of docs/experiments.md, the fluctuation study), or show one."""
     from spectralntk.presets import format_setting
 
     with user_errors():

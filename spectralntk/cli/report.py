@@ -380,7 +380,7 @@ def reproduce_cli(
     preset: Annotated[
         str | None,
         typer.Argument(
-            help="Preset of EXPERIMENTS.md (exp2.1 … rahaman), hanin-nica (fluctuations) or "
+            help="Preset of docs/experiments.md (exp2.1 … rahaman), hanin-nica (fluctuations) or "
             "beta-sweep (a sweep of depth against width); omit with --all."
         ),
     ] = None,

@@ -155,7 +155,7 @@ class _StopFlag:
 def train_cli(
     ctx: typer.Context,
     preset: Annotated[
-        str | None, typer.Option(help="Experiment of EXPERIMENTS.md (exp2.1 … rahaman).")
+        str | None, typer.Option(help="Experiment of docs/experiments.md (exp2.1 … rahaman).")
     ] = None,
     quick: Annotated[
         bool, typer.Option(help="The preset's quick variant (seconds to a minute).")
@@ -231,8 +231,12 @@ def train_cli(
     bias_init: BiasInit = None,
     output_bias: OutputBias = None,
     parameterization: Parameterization = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = None,
-    dtype: Annotated[str | None, typer.Option(help="float32 or float64.")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto. [default: cpu]")
+    ] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="float32 or float64. [default: float64]")
+    ] = None,
     threads: Annotated[
         int | None,
         typer.Option(help="Compute threads (torch and BLAS). [default: 1]"),

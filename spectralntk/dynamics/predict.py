@@ -376,7 +376,7 @@ class KernelPredictor:
 
     With f_0 = 0 (the mean of the infinite-width network at initialisation, the
     default) r_0 = −y and ``limit`` is the standard NTK predictor
-    K(x, X)(K + reg·I)⁻¹ y (EXPERIMENTS.md uses reg = 1e-6).
+    K(x, X)(K + reg·I)⁻¹ y (docs/experiments.md uses reg = 1e-6).
 
     Parameters
     ----------

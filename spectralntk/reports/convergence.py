@@ -342,6 +342,11 @@ def _diverged_verdict(s: WidthSummary) -> str:
     )
 
 
+def _percent(share: float) -> str:
+    """A share as a percentage with two significant digits: never "0.0%" for a small one."""
+    return "0 %" if share == 0 else f"{100 * share:.2g} %"
+
+
 def _order_verdict(s: WidthSummary, rows: list[FrequencyRow], steps: int) -> str:
     """Order of learning at one width, with the thresholds and the p-value."""
     reached = sum(r.measured_steps.median is not None for r in rows)
@@ -372,8 +377,9 @@ def _order_verdict(s: WidthSummary, rows: list[FrequencyRow], steps: int) -> str
         )
     else:
         return (
-            f"n = {s.width}: the order of learning cannot be ranked ({reached} of "
-            f"{len(rows)} target frequencies reached 10 % by step {steps:,})."
+            f"n = {s.width}: the order of learning cannot be ranked "
+            f"({'none' if reached == 0 else reached} of {len(rows)} target frequencies "
+            f"reached 10 % by step {steps:,})."
         )
     p_text = "p undefined" if p is None else f"p = {p:.2g}"
     if p is not None and p < ORDER_P:
@@ -621,7 +627,7 @@ def _verdicts(
         worst = max(pairs, key=lambda p: abs(p[1] - p[2]) / p[2])
         out.append(
             "Discrete (1 − cημ_k)^t against gradient flow e^{−cημ_k t}: the predicted steps "
-            f"to 10 % differ by at most {abs(worst[1] - worst[2]) / worst[2]:.1%} "
+            f"to 10 % differ by at most {_percent(abs(worst[1] - worst[2]) / worst[2])} "
             f"(k = {worst[0]}: {worst[1]:,.0f} vs {worst[2]:,.1f})."
         )
     for s in live:

@@ -11,7 +11,7 @@ sweep's report (:mod:`spectralntk.reports.sweep`).
 show that the NTK neither concentrates nor stays constant when depth and width co-scale
 (β = Σ_l 1/n_l = depth/width of order 1); sweep "a few ratios, repeat the kernel-profile
 plot from Experiment 2.1 at initialization and after training (with seed bands), and, in
-parallel, look at the function-space overlays". EXPERIMENTS.md fixes the grid: depths 1, 2,
+parallel, look at the function-space overlays". docs/experiments.md fixes the grid: depths 1, 2,
 4, 8 against widths 64 … 1024 (powers of 2), 5 seeds, x1·x2 on 512 Gaussian inputs, 200
 steps at η = 1.0, in Experiment 2.1's setting (EXP001: ReLU, NTK parameterization,
 σ_w = 1, σ_b = 0.1, hidden biases N(0, 1) and trained, no output bias, loss ``mean``,
