@@ -362,3 +362,29 @@ def test_small_differences_are_not_printed_as_zero_percent() -> None:
 
     assert _percent(0.0004) == "0.04 %" and _percent(0.123) == "12 %" and _percent(0) == "0 %"
     assert "0.0%" not in _percent(1e-5)
+
+
+def test_an_interrupted_several_depth_run_resumes_to_the_same_file(in_tmp: Path) -> None:
+    """Finished depths wait as part files, the interrupted one in its state; --resume ends
+    with the run an uninterrupted train writes."""
+    pytest.importorskip("torch")
+    from spectralntk.runs.depths import part_path, state_path, train_depths
+    from spectralntk.settings import merge_settings, training_configs
+
+    settings = merge_settings(
+        {"depth": [1, 2], "width": [8], "seeds": 1, "points": 16, "inputs": "grid",
+         "eval_points": 32, "steps": 40, "target": "sine", "frequency": 2, "lr": 0.5}
+    )  # fmt: skip
+    configs, _, _ = training_configs(settings)
+    out = in_tmp / "r.nc"
+    polls = iter(range(10**6))
+    stopped = train_depths(
+        configs, out, history="h", flush_seconds=0.0, should_stop=lambda: next(polls) >= 60
+    )
+    assert stopped is None
+    assert part_path(out, 1).is_file() and state_path(out, 2).is_file()
+    resumed = train_depths(configs, out, history="h", resume=True)
+    whole = train_depths(configs, in_tmp / "w.nc", history="h")
+    for name in ("residual_cos", "kernel_drift", "loss"):
+        np.testing.assert_array_equal(resumed[name].values, whole[name].values)
+    assert not state_path(out, 2).exists()
