@@ -277,7 +277,7 @@ def gap_table(report: Any) -> tuple[str, list[str], list[list[str]]] | None:
 def linearized_modes(report: Any, ds: Any) -> Any:
     """Analytic, linearized and network mode curves: rows widths, columns target frequencies."""
     from spectralntk.reports.convergence import mode_fractions
-    from spectralntk.reports.figures import _figure
+    from spectralntk.reports.figures import _figure, _step_axis, legend_outside
 
     ks = sorted({r.frequency for r in report.rows})
     steps = ds["step"].values
@@ -308,5 +308,12 @@ def linearized_modes(report: Any, ds: Any) -> Any:
                 ax.set_ylabel(f"n = {width}\namplitude / start")
             if j == len(widths) - 1:
                 ax.set_xlabel("step")
-    axes[0, 0].legend(loc="lower left", fontsize=6)
+            _step_axis(ax.xaxis, bins=2)
+            if i > 0:
+                ax.tick_params(labelleft=False)  # one log scale per row, labelled once
+    for row in axes:  # the same amplitude axis along a row: curves compare across k
+        low = min(ax.get_ylim()[0] for ax in row)
+        for ax in row:
+            ax.set_ylim(low, 2.0)
+    legend_outside(fig, axes, "below")
     return fig
