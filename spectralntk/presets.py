@@ -30,7 +30,6 @@ __all__ = [
     "fluctuation_preset_view",
     "format_setting",
     "preset_settings",
-    "sweep_preset_view",
     "training_preset_view",
 ]
 
@@ -298,20 +297,6 @@ def fluctuation_preset_view(
     changed = {key: value for key, value in fast.items() if settings.get(key) != value}
     text = description if description is not None else FLUCTUATION_DESCRIPTIONS.get(name, "")
     return PresetView(name, "fluctuations", text, settings, changed)
-
-
-def sweep_preset_view(name: str) -> PresetView:
-    """A sweep preset (:mod:`spectralntk.sweeps.presets`): its ``[base]`` and ``[axes]``
-    (an axis shown as ``axis.NAME``) and what its quick variant changes."""
-    from spectralntk.sweeps.presets import SWEEP_PRESETS, sweep_preset_tables
-
-    def flat(tables: Mapping[str, Any]) -> dict[str, Any]:
-        return {**tables["base"], **{f"axis.{k}": v for k, v in tables["axes"].items()}}
-
-    full = flat(sweep_preset_tables(name))
-    quick = flat(sweep_preset_tables(name, quick=True))
-    changed = {key: value for key, value in quick.items() if full.get(key) != value}
-    return PresetView(name, "sweep", SWEEP_PRESETS[name].description, full, changed)
 
 
 def format_setting(value: Any, *, limit: int = 8) -> str:

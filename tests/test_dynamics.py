@@ -578,7 +578,7 @@ def test_nyquist_check() -> None:
     with pytest.raises(ParameterError, match=r"Got \(23, 32\)"):
         target.check_resolvable(46)
     make_target("sine", frequency=3).check_resolvable(7)
-    with pytest.raises(ParameterError, match="'frequencies'"):
+    with pytest.raises(ParameterError, match="'frequency'"):
         make_target("sine", frequency=3).check_resolvable(6)
 
 

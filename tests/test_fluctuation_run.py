@@ -16,10 +16,20 @@ from test_store import _KNOWN_CHECKER_FALSE_POSITIVES, _checker_results
 from spectralntk.errors import ParameterError
 from spectralntk.fluctuations import exact_mean_ntk_diagonal, normalized_second_moment
 from spectralntk.kernels.recursion import kernel_matrix
-from spectralntk.runs.fluctuations import FluctuationConfig, fluctuations
+from spectralntk.runs.fluctuations import (
+    HANIN_NICA_ARCHITECTURE,
+    FluctuationConfig,
+    fluctuations,
+)
 from spectralntk.runs.training import training_inputs
 from spectralntk.store import load, save
 from spectralntk.store.schema import FLUCTUATION, VARIABLES, read_config
+
+
+def hanin_nica(**settings: object) -> FluctuationConfig:
+    """A fluctuation run in Hanin & Nica's network (the presets' architecture)."""
+    return FluctuationConfig(**{**HANIN_NICA_ARCHITECTURE, **settings})  # type: ignore[arg-type]
+
 
 SMALL = {"depths": (2, 3), "widths": (8, 16), "seeds": tuple(range(5)), "probes": 6}
 
@@ -27,7 +37,7 @@ SMALL = {"depths": (2, 3), "widths": (8, 16), "seeds": tuple(range(5)), "probes"
 @pytest.fixture(scope="module")
 def run():  # type: ignore[no-untyped-def]
     calls: list[tuple[int, int, str]] = []
-    cfg = FluctuationConfig(**SMALL, steps=5, points=12, bootstrap=200)  # type: ignore[arg-type]
+    cfg = hanin_nica(**SMALL, steps=5, points=12, bootstrap=200)  # type: ignore[arg-type]
     return fluctuations(cfg, on_progress=lambda *a: calls.append(a)), calls
 
 
@@ -79,9 +89,7 @@ def test_statistics_follow_from_the_stored_samples(run) -> None:  # type: ignore
 def test_probe_statistics_are_rotation_invariant_in_law() -> None:
     # Every probe has the same law (rotation-invariant first layer): per-probe means agree
     # with the pooled mean within 4 standard errors of a probe mean.
-    cfg = FluctuationConfig(
-        depths=(2,), widths=(16,), seeds=tuple(range(400)), probes=4, bootstrap=10
-    )
+    cfg = hanin_nica(depths=(2,), widths=(16,), seeds=tuple(range(400)), probes=4, bootstrap=10)
     k = fluctuations(cfg).arrays["ntk_diagonal"][0, 0]
     exact = exact_mean_ntk_diagonal(cfg.network(2, 16), 16)
     se = k.std(axis=0, ddof=1) / math.sqrt(k.shape[0])
@@ -100,7 +108,7 @@ def test_progress_reports_every_batch(run) -> None:  # type: ignore[no-untyped-d
 
 
 def test_seed_batches_give_identical_results() -> None:
-    cfg = FluctuationConfig(depths=(2,), widths=(8,), seeds=(0, 1, 2), probes=4, bootstrap=50)
+    cfg = hanin_nica(depths=(2,), widths=(8,), seeds=(0, 1, 2), probes=4, bootstrap=50)
     one = fluctuations(cfg).arrays
     many = fluctuations(cfg, memory_budget=1).arrays  # one seed per batch
     for name in ("ntk_diagonal", "ntk_empirical_profile", "first_step_ntk_diagonal_change"):
@@ -143,7 +151,7 @@ def test_cf_compliance_of_a_fluctuation_run(run, tmp_path: Path) -> None:  # typ
 
 
 def test_without_training_there_are_no_training_variables() -> None:
-    cfg = FluctuationConfig(depths=(1,), widths=(4,), seeds=(0, 1), probes=2, bootstrap=5)
+    cfg = hanin_nica(depths=(1,), widths=(4,), seeds=(0, 1), probes=2, bootstrap=5)
     ds = fluctuations(cfg).to_dataset()
     assert "training_kernel_drift" not in ds and "rank" not in ds.coords
     assert int(ds.attrs["steps"]) == 0
@@ -173,13 +181,13 @@ def test_without_training_there_are_no_training_variables() -> None:
 def test_bad_configuration_names_the_parameter(changes: dict, param: str) -> None:  # type: ignore[type-arg]
     kwargs = {**SMALL, **changes}
     with pytest.raises(ParameterError) as info:
-        FluctuationConfig(**kwargs)  # type: ignore[arg-type]
+        hanin_nica(**kwargs)  # type: ignore[arg-type]
     assert info.value.parameter == param
     assert f"'{param}' parameter" in str(info.value)
 
 
 def test_first_step_change_is_reported_per_unit_step() -> None:
-    cfg = FluctuationConfig(
+    cfg = hanin_nica(
         depths=(2,), widths=(8,), seeds=(0, 1, 2), probes=3, bootstrap=20, first_step_size=0.25
     )
     a = fluctuations(cfg).arrays

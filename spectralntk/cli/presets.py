@@ -17,10 +17,9 @@ def preset_views() -> list:  # type: ignore[type-arg]
     from spectralntk.presets import (
         PRESETS,
         fluctuation_preset_view,
-        sweep_preset_view,
         training_preset_view,
     )
-    from spectralntk.sweeps.presets import SWEEP_PRESETS
+    from spectralntk.sweeps.presets import SWEEP_PRESETS, sweep_preset_view
 
     views = [training_preset_view(name) for name in PRESETS]
     views += [

@@ -217,7 +217,7 @@ def residual_heatmap(report: Any, ds: Any) -> Any:
     """Rahaman et al. (2019) Fig. 1: frequency × step, colour = share of the mode left."""
     import seaborn as sns
 
-    from spectralntk.reports.convergence import mode_fractions
+    from spectralntk.reports.training_modes import mode_fractions
 
     ks = _target_columns(report)
     frac = mode_fractions(ds)[..., ks]  # (W, S, T, K)
@@ -251,7 +251,7 @@ def mode_decay(report: Any, ds: Any) -> Any:
     """Measured mode curves per width against the discrete and flow predictions."""
     from matplotlib.lines import Line2D
 
-    from spectralntk.reports.convergence import mode_fractions
+    from spectralntk.reports.training_modes import mode_fractions
 
     ks = _target_columns(report)
     steps = ds["step"].values
@@ -422,7 +422,7 @@ def _loglog(ax: Any, k: FloatArray, values: FloatArray, **kw: Any) -> None:
 
 def ntk_spectrum(report: Any, ds: Any) -> Any:
     """Analytic λ_k with its fit, and empirical Rayleigh quotients at step 0 and T."""
-    from spectralntk.reports.convergence import analytic_eigenvalues, train_eigenvalues
+    from spectralntk.reports.training_modes import analytic_eigenvalues, train_eigenvalues
 
     k_max = ds.sizes["frequency"] - 1
     lam = analytic_eigenvalues(ds, k_max)[0]
@@ -471,7 +471,7 @@ def kernel_profiles(report: Any, ds: Any) -> Any:
     if report.report_type == "spectrum":
         return _spectrum_profiles(report, ds)
     from spectralntk.kernels.circle import circle_kernel
-    from spectralntk.reports.convergence import _config
+    from spectralntk.reports.training_modes import _config
     from spectralntk.runs.training import network_at_width
 
     cfg = _config(ds)
@@ -547,7 +547,7 @@ def _null_formatter() -> Any:
 
 def predictions(report: Any, ds: Any) -> Any:
     """Network outputs at the last step against the NTK predictor and the target."""
-    from spectralntk.reports.convergence import _config
+    from spectralntk.reports.training_modes import _config
 
     cfg = _config(ds)
     angle = ds["angle"].values

@@ -88,7 +88,7 @@ def gap_split(ds: Any, frequencies: list[int], mu: FloatArray | None = None) -> 
     list of GapSplit
         Width-major, frequencies ascending.
     """
-    from spectralntk.reports.convergence import mode_fractions, train_eigenvalues
+    from spectralntk.reports.training_modes import mode_fractions, train_eigenvalues
 
     if not has_linearized(ds) or not frequencies:
         return []
@@ -276,8 +276,8 @@ def gap_table(report: Any) -> tuple[str, list[str], list[list[str]]] | None:
 @register(FIGURE)
 def linearized_modes(report: Any, ds: Any) -> Any:
     """Analytic, linearized and network mode curves: rows widths, columns target frequencies."""
-    from spectralntk.reports.convergence import mode_fractions
     from spectralntk.reports.figures import _figure, _step_axis, legend_outside
+    from spectralntk.reports.training_modes import mode_fractions
 
     ks = sorted({r.frequency for r in report.rows})
     steps = ds["step"].values

@@ -35,7 +35,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -43,7 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from spectralntk.errors import ParameterError, RunFileError
-from spectralntk.store.paths import fsync_path, one_line
+from spectralntk.store.paths import (
+    TEMP_KINDS,
+    _host,
+    fsync_path,
+    one_line,
+    temporary_path,
+)
 
 __all__ = [
     "LOCK_SUFFIX",
@@ -61,9 +66,6 @@ __all__ = [
 
 #: ``<out>.lock`` marks an output being written.
 LOCK_SUFFIX = ".lock"
-#: Kinds of temporaries: data being written, a folder renamed aside, a write probe,
-#: a lock being created or taken over.
-TEMP_KINDS = ("tmp", "old", "probe", "lock", "stale")
 _TEMP = re.compile(
     r"^\.(?P<base>.+)\.(?P<kind>"
     + "|".join(TEMP_KINDS)
@@ -77,11 +79,6 @@ _HELD: dict[Path, list[Any]] = {}
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
-def _host() -> str:
-    """This host's name, as it appears in lock files and temporary names."""
-    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40]
-
-
 def _start_time(pid: int) -> str | None:
     """Start time of process ``pid`` in clock ticks since boot (Linux), else None."""
     try:
@@ -123,14 +120,6 @@ def process_alive(pid: int, host: str | None = None, started: str | None = None)
 # ---------------------------------------------------------------------------
 # temporaries
 # ---------------------------------------------------------------------------
-def temporary_path(target: str | os.PathLike[str], kind: str = "tmp") -> Path:
-    """A new hidden name next to ``target``: ``.<name>.<kind>-<pid>@<host>-<hex>``."""
-    if kind not in TEMP_KINDS:
-        raise ValueError(f"kind must be one of {TEMP_KINDS}, got {kind!r}")
-    out = Path(target)
-    return out.with_name(f".{out.name}.{kind}-{os.getpid()}@{_host()}-{secrets.token_hex(4)}")
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)

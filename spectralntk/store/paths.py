@@ -7,6 +7,9 @@ before paying for the xarray import.
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import socket
 from pathlib import Path
 
 from spectralntk.errors import ParameterError
@@ -68,8 +71,6 @@ def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> 
             "command line, to replace the file)",
             out,
         )
-    from spectralntk.store.output import temporary_path
-
     what = "file" if blocker == parent else "folder"
     probe = temporary_path(blocker / out.name, "probe")
     try:
@@ -95,3 +96,21 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: Kinds of temporaries: data being written, a folder renamed aside, a write probe,
+#: a lock being created or taken over.
+TEMP_KINDS = ("tmp", "old", "probe", "lock", "stale")
+
+
+def _host() -> str:
+    """This host's name, as it appears in lock files and temporary names."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40]
+
+
+def temporary_path(target: str | os.PathLike[str], kind: str = "tmp") -> Path:
+    """A new hidden name next to ``target``: ``.<name>.<kind>-<pid>@<host>-<hex>``."""
+    if kind not in TEMP_KINDS:
+        raise ValueError(f"kind must be one of {TEMP_KINDS}, got {kind!r}")
+    out = Path(target)
+    return out.with_name(f".{out.name}.{kind}-{os.getpid()}@{_host()}-{secrets.token_hex(4)}")

@@ -26,7 +26,13 @@ from typing import Any
 
 from spectralntk.errors import parameter_error
 
-__all__ = ["SWEEP_PRESETS", "SweepPreset", "sweep_preset_spec", "sweep_preset_tables"]
+__all__ = [
+    "SWEEP_PRESETS",
+    "SweepPreset",
+    "sweep_preset_spec",
+    "sweep_preset_tables",
+    "sweep_preset_view",
+]
 
 
 @dataclass(frozen=True)
@@ -116,3 +122,18 @@ def sweep_preset_spec(name: str, *, quick: bool = False, overrides: Mapping[str,
             )
         tables["base"][key] = value
     return sweep_spec(tables, file=f"preset {name}")
+
+
+def sweep_preset_view(name: str) -> Any:
+    """A sweep preset (:mod:`spectralntk.sweeps.presets`): its ``[base]`` and ``[axes]``
+    (an axis shown as ``axis.NAME``) and what its quick variant changes, as the
+    :class:`~spectralntk.presets.PresetView` that ``spectralntk presets NAME`` shows."""
+    from spectralntk.presets import PresetView
+
+    def flat(tables: Mapping[str, Any]) -> dict[str, Any]:
+        return {**tables["base"], **{f"axis.{k}": v for k, v in tables["axes"].items()}}
+
+    full = flat(sweep_preset_tables(name))
+    quick = flat(sweep_preset_tables(name, quick=True))
+    changed = {key: value for key, value in quick.items() if full.get(key) != value}
+    return PresetView(name, "sweep", SWEEP_PRESETS[name].description, full, changed)
