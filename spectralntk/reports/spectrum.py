@@ -40,7 +40,11 @@ def _trace(ds: Any, kernel: str) -> Any:
     angle = ds["angle"].values
     if angle.size and abs(angle[0]) < 1e-15:
         return ds[f"{kernel}_profile"].values[:, 0]
-    return ds[f"{kernel}_eigenvalue"].values[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
+    lam = ds[f"{kernel}_eigenvalue"].values
+    if f"{kernel}_cumulative_share" not in ds:  # Mercer: k(0) = λ_0 + 2·Σ_{k≥1} λ_k
+        return lam[:, 0] + 2.0 * lam[:, 1:].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return lam[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
 
 
 def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
@@ -109,7 +113,8 @@ def _widths(ds: Any) -> tuple[list[WidthDistance], dict[str, float | None]]:
                 )
                 medians.append(np.median(dist[i, j]))
             med = np.asarray(medians)
-            if len(widths) >= 2 and np.all(med > 0):
+            usable = np.all(np.isfinite(med) & (med > 0)) and np.all(widths > 0)
+            if len(set(widths.tolist())) >= 2 and usable:
                 slope = np.polyfit(np.log(widths), np.log(med), 1)[0]
                 exponents[f"{kernel} depth {depth}"] = num(-slope)
             else:
