@@ -634,7 +634,7 @@ def draw_available_figures(
     root = Path(folder)
     written: list[Path] = []
     kept, omitted = [], list(report.omitted)
-    with _style():
+    with _style(), quiet():
         for ref in report.figures:
             try:
                 written += _draw_one(ref, report, ds, root, svg=svg)
