@@ -152,7 +152,11 @@ def mode_decay(report: Any, ds: Any) -> Any:
     steps = ds["step"].values
     measured = mode_fractions(ds)
     predicted = mode_fractions(ds, "predicted_residual")
-    flow = mode_fractions(ds, "flow_residual") if "flow_residual_cos" in ds else None
+    flow = (
+        mode_fractions(ds, "flow_residual")
+        if "flow_residual_cos" in ds and "flow_residual_sin" in ds
+        else None
+    )
     ncols = min(4, len(ks))
     nrows = math.ceil(len(ks) / ncols)
     big = len(ks) <= 2  # one or two panels: room for the legend

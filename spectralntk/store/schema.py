@@ -580,7 +580,17 @@ REQUIRED_VARIABLES[EMPIRICAL_SPECTRUM] = frozenset(
 )
 
 REQUIRED_VARIABLES[TRAINING] = frozenset(
-    {"loss", "residual_cos", "residual_sin", "predicted_residual_cos", "diverged"}
+    {
+        "loss",
+        "residual_cos",
+        "residual_sin",
+        "predicted_residual_cos",
+        "predicted_residual_sin",
+        "diverged",
+        "train_x1",
+        "train_x2",
+        "train_angle",
+    }
 )
 
 REQUIRED_VARIABLES[FLUCTUATION] = frozenset(
@@ -1044,6 +1054,17 @@ def _check_training_config(ds: xr.Dataset, config: Mapping[str, Any]) -> None:
                 f"{where} has {ds.sizes.get(dim, 0)} values along {dim!r} but its "
                 f"configuration {ATTR_CONFIG!r} implies {size}"
             )
+    depth = ds.attrs.get(DEPTH)  # train writes the network's depth as a global attribute
+    if depth is not None and not (
+        isinstance(depth, int | np.integer) and int(depth) == cfg.network.depth
+    ):
+        raise RunFileError(
+            f"{where} has global attribute 'depth' = {depth!r} but its configuration "
+            f"{ATTR_CONFIG!r} has network depth {cfg.network.depth}"
+        )
+    for name in ("train_x1", "train_x2", "train_angle"):
+        if not np.all(np.isfinite(ds[name].values)):
+            raise RunFileError(f"{where} has training inputs {name!r} that are not all finite")
     if [int(w) for w in ds[WIDTH].values] != list(cfg.widths):
         raise RunFileError(
             f"{where} has widths {ds[WIDTH].values.tolist()} but its configuration "
