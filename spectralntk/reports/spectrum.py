@@ -47,7 +47,15 @@ def _trace(ds: Any, kernel: str) -> Any:
         return lam[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
 
 
-def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
+def _stored_fit_range(ds: Any, kernel: str) -> tuple[int, int] | None:
+    """The fit range in the attributes of ``{kernel}_decay_exponent``; None if absent."""
+    attrs = ds[f"{kernel}_decay_exponent"].attrs
+    if "fit_min_frequency" not in attrs or "fit_max_frequency" not in attrs:
+        return None
+    return int(attrs["fit_min_frequency"]), int(attrs["fit_max_frequency"])
+
+
+def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectrum]:
     from spectralntk.spectral.decomposition import cumulative_share, fit_power_law
 
     out = []
@@ -56,15 +64,21 @@ def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
         lam = ds[f"{kernel}_eigenvalue"].values
         trace = _trace(ds, kernel)
         share = cumulative_share(lam, trace)
+        stored = None if empirical else _stored_fit_range(ds, kernel)
+        if not empirical and stored is None:
+            omitted.append(
+                f"the stored {_LABEL[kernel]} power-law fit (its fit range attributes are "
+                "missing): refitted over [K/4, K]"
+            )
         for i, depth in enumerate(ds["depth"].values.astype(int)):
-            if empirical:
+            if stored is None:
                 fit = fit_power_law(lam[i])
                 exponent, prefactor, rng = fit.exponent, fit.prefactor, (fit.k_min, fit.k_max)
             else:
                 var = ds[f"{kernel}_decay_exponent"]
                 exponent = var.values[i]
                 prefactor = ds[f"{kernel}_decay_prefactor"].values[i]
-                rng = (int(var.attrs["fit_min_frequency"]), int(var.attrs["fit_max_frequency"]))
+                rng = stored
             reach = np.nonzero(share[i] >= 0.9)[0]
             out.append(
                 KernelSpectrum(
@@ -219,7 +233,8 @@ def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
     from spectralntk.store import schema
 
     empirical = ds.attrs[schema.ATTR_RUN_TYPE] == schema.EMPIRICAL_SPECTRUM
-    kernels = _kernels(ds, empirical)
+    omitted: list[str] = []
+    kernels = _kernels(ds, empirical, omitted)
     widths, exponents = _widths(ds) if empirical else ([], {})
     depths = ", ".join(map(str, ds["depth"].values.astype(int)))
     kind = "empirical and analytic" if empirical else "analytic"
@@ -232,4 +247,5 @@ def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
         kernels=kernels,
         widths=widths,
         distance_width_exponent=exponents,
+        omitted=omitted,
     )

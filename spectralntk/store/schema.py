@@ -612,7 +612,7 @@ REQUIRED_ATTRS: dict[str, dict[str, tuple[str, ...]]] = {
         for kernel in ("ntk", "nngp")
     },
 }
-"""Integer variable attributes each run type must hold (its report reads them)."""
+"""Integer variable attributes of each run type (its report reads them where present)."""
 
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
@@ -863,8 +863,7 @@ def make_dataset(
             ATTR_CONFIG: dump_config(config),
         },
     )
-    # the builder adds run-type attributes (REQUIRED_ATTRS) to the returned dataset
-    return _validate(ds, required_attrs=False)
+    return validate(ds)
 
 
 # --------------------------------------------------------------------------
@@ -910,16 +909,11 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         other dimensions than the schema, or holds text where the schema has numbers
         (or numbers where it has text); if a dimension the run type needs is empty;
         if a numeric dimension coordinate is not finite and strictly monotonic; if
-        an attribute of :data:`REQUIRED_ATTRS` is missing or not an integer; if the
+        an attribute of :data:`REQUIRED_ATTRS` is there but not an integer; if the
         configuration attribute is not a JSON object (for a training run: not a
         training configuration whose widths, seeds, frequencies and points match
         the dimensions); or if an attribute is a bool, None or dict.
     """
-    return _validate(ds, required_attrs=True)
-
-
-def _validate(ds: xr.Dataset, *, required_attrs: bool) -> xr.Dataset:
-    """:func:`validate`; ``required_attrs=False`` skips :data:`REQUIRED_ATTRS`."""
     where = _where(ds)
     version = ds.attrs.get(ATTR_SCHEMA_VERSION)
     if (
@@ -958,8 +952,7 @@ def _validate(ds: xr.Dataset, *, required_attrs: bool) -> xr.Dataset:
     _check_attr_types(ds)
     _check_dtypes(ds)
     _check_dimensions(ds, run_type)
-    if required_attrs:
-        _check_required_attrs(ds, run_type)
+    _check_required_attrs(ds, run_type)
     if run_type == TRAINING and not sweep_dims:
         _check_training_config(ds, config)
     return ds
@@ -1011,18 +1004,20 @@ def _check_dimensions(ds: xr.Dataset, run_type: str) -> None:
 
 
 def _check_required_attrs(ds: xr.Dataset, run_type: str) -> None:
-    """Variable attributes the run type needs are there and are integers."""
+    """Variable attributes of :data:`REQUIRED_ATTRS` are integers where present."""
     for name, keys in REQUIRED_ATTRS.get(run_type, {}).items():
         if name not in ds.variables:
             continue
         for key in keys:
-            value = ds[name].attrs.get(key)
+            if key not in ds[name].attrs:
+                continue
+            value = ds[name].attrs[key]
             if isinstance(value, np.ndarray) and value.size == 1:
                 value = value.item()
             if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
                 raise RunFileError(
-                    f"{_where(ds)} has variable {name!r} without an integer attribute {key!r} "
-                    f"(got {value!r})"
+                    f"{_where(ds)} has variable {name!r} whose attribute {key!r} is not an "
+                    f"integer (got {value!r})"
                 )
 
 
