@@ -624,7 +624,8 @@ def draw_available_figures(
 
     A figure whose drawing fails on the run's values (a damaged or unusual run file)
     is removed from the report's figures, its files are deleted, and
-    ``report.omitted`` says which figure was left out and why.
+    ``report.omitted`` says which figure was left out and why. Failures to write
+    (:class:`OSError`) and :class:`MemoryError` propagate.
 
     Returns
     -------
@@ -642,7 +643,9 @@ def draw_available_figures(
         for ref in report.figures:
             try:
                 written += _draw_one(ref, report, ds, root, svg=svg)
-            except Exception as exc:  # any failure leaves the figure out
+            except (OSError, MemoryError):  # the disk or the machine, not the run: fail
+                raise
+            except Exception as exc:  # any other failure comes from the run: leave it out
                 for path in (root / ref.png, root / ref.svg if ref.svg else None):
                     if path is not None:
                         path.unlink(missing_ok=True)
