@@ -21,10 +21,13 @@ import sys
 
 from spectralntk.errors import check_int
 
-__all__ = ["DEFAULT_THREADS", "THREAD_ENV", "resolve_threads", "set_threads"]
+__all__ = ["DEFAULT_THREADS", "MAX_THREADS", "THREAD_ENV", "resolve_threads", "set_threads"]
 
 #: Threads of a command that is not given ``--threads`` (``sweep``: per run).
 DEFAULT_THREADS = 1
+
+#: Most threads a command may ask for (torch's and OpenMP's pools cannot hold 2**31).
+MAX_THREADS = 4096
 
 #: Environment variables read by the OpenMP runtime, OpenBLAS and MKL when they load.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -36,7 +39,7 @@ def resolve_threads(threads: int | None) -> int:
     Parameters
     ----------
     threads : int or None
-        Number of compute threads (≥ 1); None for the default.
+        Number of compute threads (1 … :data:`MAX_THREADS`); None for the default.
 
     Returns
     -------
@@ -45,9 +48,9 @@ def resolve_threads(threads: int | None) -> int:
     Raises
     ------
     ParameterError
-        Naming ``threads``, if it is not an int ≥ 1.
+        Naming ``threads``, if it is not an int in [1, :data:`MAX_THREADS`].
     """
-    return DEFAULT_THREADS if threads is None else check_int("threads", threads, 1)
+    return DEFAULT_THREADS if threads is None else check_int("threads", threads, 1, MAX_THREADS)
 
 
 def set_threads(threads: int | None, *, import_torch: bool = False) -> int:

@@ -70,5 +70,20 @@ def test_figures_and_the_fluctuation_report_do_not_import_each_other() -> None:
     assert "spectralntk.reports.fluctuation" not in graph["spectralntk.reports.figures"]
 
 
+#: Known lazy edges that close a cycle, each with its reason. Keep this list short: every
+#: entry is a layering debt to pay back.
+ALLOWED_LAZY = {
+    # store.schema.validate checks a training run's configuration with the training
+    # module's own parser (so that `report` never meets a configuration it cannot read);
+    # runs.training imports the store only inside functions. To remove: move that check
+    # to a run-type registry filled by runs.training.
+    ("spectralntk.store.schema", "spectralntk.runs.training"),
+}
+
+
 def test_no_import_cycles_in_the_package() -> None:
-    assert cycles(import_graph()) == []
+    graph = import_graph()
+    for module, dependency in ALLOWED_LAZY:
+        assert dependency in graph[module], (module, dependency)  # still needed?
+        graph[module].discard(dependency)
+    assert cycles(graph) == []

@@ -460,14 +460,36 @@ def test_a_failing_figure_leaves_nothing_behind(
     before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
 
     def broken(report, ds):  # type: ignore[no-untyped-def]
-        raise RuntimeError("disk on fire")
+        raise OSError("disk on fire")  # a failure to write: the whole report fails
 
     monkeypatch.setitem(figures.FIGURES, "mode_decay", broken)
-    with pytest.raises(RuntimeError, match="disk on fire"):
+    with pytest.raises(OSError, match="disk on fire"):
         write.write_report(convergence, training_ds, tmp_path / "rep", overwrite=True)
     after = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+
+
+def test_a_figure_the_run_cannot_give_is_left_out_and_listed(
+    convergence, training_ds, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports import figures, write
+    from spectralntk.reports.models import load_report
+
+    def broken(report, ds):  # type: ignore[no-untyped-def]
+        raise ValueError("all values are NaN")
+
+    monkeypatch.setitem(figures.FIGURES, "mode_decay", broken)
+    out = write.write_report(convergence, training_ds, tmp_path / "rep", svg=True)
+    written = load_report((out / "report.json").read_text())
+    assert [f.name for f in written.figures] == [
+        f.name for f in convergence.figures if f.name != "mode_decay"
+    ]
+    assert len(written.omitted) == 1
+    assert "'mode_decay'" in written.omitted[0] and "all values are NaN" in written.omitted[0]
+    assert not list(out.glob("figures/mode_decay.*"))
+    assert "## Left out" in (out / "README.md").read_text()
+    assert all((out / f.png).is_file() for f in written.figures)
 
 
 def test_report_folder_rules(tmp_path: Path) -> None:

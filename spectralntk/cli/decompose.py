@@ -243,7 +243,7 @@ def decompose_cli(
             raise parameter_error(
                 "width", "given at least once for --kernel empirical (e.g. --width 500)", None
             )
-        budget = check_real("memory_budget", memory_budget, 1e-6)
+        budget = check_real("memory_budget", memory_budget, 1e-6, 2.0**20)
         threads = resolve_threads(threads)
         arch = architecture_settings(
             {

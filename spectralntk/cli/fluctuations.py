@@ -235,7 +235,7 @@ def fluctuations_cli(
             lr_fraction=lr_fraction,
             data_seed=data_seed,
         )
-        budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
+        budget = int(check_real("memory_budget", memory_budget, 1e-6, 2.0**20) * 2**30)
         threads = resolve_threads(threads)
         path = check_writable(
             out if out is not None else default_run_path("fluctuations"), overwrite=overwrite

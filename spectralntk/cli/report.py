@@ -39,10 +39,10 @@ def _stdout(report: Any, ds: Any, fmt: Format) -> str:
         return render_json(report)
     if fmt is Format.MARKDOWN:  # no figures are drawn here, so none is linked
         return render_markdown(report.model_copy(update={"figures": []}))
-    from spectralntk.reports.figures import draw_figures
+    from spectralntk.reports.figures import draw_available_figures
 
     with tempfile.TemporaryDirectory(prefix="spectralntk-report-") as tmp:
-        draw_figures(report, ds, tmp, svg=False)
+        report, _ = draw_available_figures(report, ds, tmp, svg=False)
         pngs = {f.name: (Path(tmp) / f.png).read_bytes() for f in report.figures}
     return render_html(report, pngs)
 
@@ -145,14 +145,21 @@ def report_cli(
             cleanup.enter_context(hold_output(dest))  # one writer; an interrupted swap undone
         if dest is None:
             sys.stdout.write(_stdout(report, ds, format_))
+            for line in report.omitted:
+                typer.echo(f"Left out: {line}", err=True)
             return
         from spectralntk.reports.write import write_report
 
         written = write_report(report, ds, dest, overwrite=overwrite, svg=svg)
+        from spectralntk.reports.models import load_report
+
+        report = load_report((written / "report.json").read_text())  # as written
     if not quiet:
         typer.echo(report.title)
         for line in report.verdicts:
             typer.echo(f"- {line}")
+    for line in report.omitted:
+        typer.echo(f"Left out: {line}", err=True)
     typer.echo(str(written) if quiet else f"Wrote {written}")
 
 

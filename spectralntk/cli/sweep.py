@@ -88,7 +88,7 @@ def sweep_cli(
         budget = (
             None
             if memory_budget is None
-            else int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
+            else int(check_real("memory_budget", memory_budget, 1e-6, 2.0**20) * 2**30)
         )
         from spectralntk.sweeps.execute import (
             check_device_name,
@@ -100,7 +100,7 @@ def sweep_cli(
         # Checked here too, so that a bad option fails before the progress bar starts.
         task_threads(spec, threads)
         if workers is not None:
-            check_int("workers", workers, 1)
+            check_int("workers", workers, 1, 4096)
         if device is not None:
             check_device_name(device)
 

@@ -309,7 +309,7 @@ def train_cli(
         settings = merge_settings(*layers)
         refuse_inert(ctx, "train", {**settings, "quiet": quiet})
         configs, run_device, run_dtype = training_configs(settings)
-        budget = int(check_real("memory_budget", memory_budget, 1e-6) * 2**30)
+        budget = int(check_real("memory_budget", memory_budget, 1e-6, 2.0**20) * 2**30)
         path = out if out is not None else default_run_path("train")
         if resume and out is None:
             raise fail("Invalid value for --resume: give the --out of the interrupted run.")

@@ -20,7 +20,10 @@ __all__ = ["figure", "provenance", "quiet", "seed_stat"]
 @contextmanager
 def quiet() -> Iterator[None]:
     """Silence numpy's warnings about all-NaN slices (seeds left out are NaN on purpose)."""
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+    with (
+        warnings.catch_warnings(),
+        np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"),
+    ):
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 

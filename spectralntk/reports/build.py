@@ -36,6 +36,14 @@ def build_report(ds: Any, source: Any = None) -> Any:
     RunFileError
         For a run type that has no report.
     """
+    from spectralntk.reports._common import quiet
+
+    # Values a run may hold (NaN, ±inf, huge) end as None in the report, not as warnings.
+    with quiet():
+        return _build(ds, source)
+
+
+def _build(ds: Any, source: Any) -> Any:
     from spectralntk.store.schema import ATTR_RUN_TYPE
 
     run_type = ds.attrs.get(ATTR_RUN_TYPE)

@@ -778,7 +778,11 @@ def convergence_report(ds: Any, source: Any = None) -> ConvergenceReport:
     c = loss_factor(cfg.loss, cfg.points)
     measured = mode_fractions(ds, "residual")
     predicted = mode_fractions(ds, "predicted_residual")
-    flow = mode_fractions(ds, "flow_residual") if "flow_residual_cos" in ds else None
+    flow = (
+        mode_fractions(ds, "flow_residual")
+        if "flow_residual_cos" in ds and "flow_residual_sin" in ds
+        else None
+    )
     mu = train_eigenvalues(ds)
     lam = analytic_eigenvalues(ds, max(freqs, default=0))
     diverged = ds["diverged"].values.astype(bool)

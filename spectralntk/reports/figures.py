@@ -23,7 +23,16 @@ from numpy.typing import NDArray
 
 from spectralntk.reports._common import quiet
 
-__all__ = ["DPI", "FIGURES", "LABELS", "PAGE_WIDTH", "axis_label", "draw_figures", "legend_outside"]
+__all__ = [
+    "DPI",
+    "FIGURES",
+    "LABELS",
+    "PAGE_WIDTH",
+    "axis_label",
+    "draw_available_figures",
+    "draw_figures",
+    "legend_outside",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -257,7 +266,11 @@ def mode_decay(report: Any, ds: Any) -> Any:
     steps = ds["step"].values
     measured = mode_fractions(ds)
     predicted = mode_fractions(ds, "predicted_residual")
-    flow = mode_fractions(ds, "flow_residual") if "flow_residual_cos" in ds else None
+    flow = (
+        mode_fractions(ds, "flow_residual")
+        if "flow_residual_cos" in ds and "flow_residual_sin" in ds
+        else None
+    )
     live = _live(report)
     fig, axes = _panels(len(ks), 2.6 if len(ks) > 2 else 3.2, 2.0 if len(ks) > 2 else 2.4)
     colors = _palette(len(report.widths))
@@ -797,18 +810,68 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
         # the figures show what is finite; nothing about NaN seeds or empty panels is news
         warnings.simplefilter("ignore")
         for ref in report.figures:
-            fig = FIGURES[ref.name](report, ds)
-            _thin_log_ticks(fig)
-            _declutter_ticks(fig)
-            png = root / ref.png
-            png.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(png, dpi=DPI, metadata=_PNG_META)
-            _compact_png(png)
-            written.append(png)
-            if svg:
-                fig.savefig(root / ref.svg, metadata=_SVG_META)
-                written.append(root / ref.svg)
+            written += _draw_one(ref, report, ds, root, svg=svg)
     return written
+
+
+def _draw_one(ref: Any, report: Any, ds: Any, root: Path, *, svg: bool) -> list[Path]:
+    """Draw figure ``ref`` of ``report`` into ``root``; the files written."""
+    fig = FIGURES[ref.name](report, ds)
+    _thin_log_ticks(fig)
+    _declutter_ticks(fig)
+    png = root / ref.png
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=DPI, metadata=_PNG_META)
+    _compact_png(png)
+    written = [png]
+    if svg:
+        fig.savefig(root / ref.svg, metadata=_SVG_META)
+        written.append(root / ref.svg)
+    return written
+
+
+def draw_available_figures(
+    report: Any, ds: Any, folder: str | Path, *, svg: bool = True
+) -> tuple[Any, list[Path]]:
+    """Like :func:`draw_figures`, but a figure the run cannot give is left out.
+
+    A figure whose drawing fails on the run's values (a damaged or unusual run file)
+    is removed from the report's figures, its files are deleted, and
+    ``report.omitted`` says which figure was left out and why. Failures to write
+    (:class:`OSError`) and :class:`MemoryError` propagate.
+
+    Returns
+    -------
+    report
+        The report as drawn: without the figures left out.
+    list of Path
+        The files written.
+    """
+    if report.report_type == "convergence":  # registers the linearized_modes figure
+        __import__("spectralntk.reports.linearized")
+    root = Path(folder)
+    written: list[Path] = []
+    kept, omitted = [], list(report.omitted)
+    with _style(), quiet():
+        for ref in report.figures:
+            try:
+                written += _draw_one(ref, report, ds, root, svg=svg)
+            except (OSError, MemoryError):  # the disk or the machine, not the run: fail
+                raise
+            except Exception as exc:  # any other failure comes from the run: leave it out
+                for path in (root / ref.png, root / ref.svg if ref.svg else None):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+                reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                omitted.append(
+                    f"figure {ref.name!r}: cannot be drawn from this run's values "
+                    f"({type(exc).__name__}: {reason})"
+                )
+                continue
+            kept.append(ref)
+    if len(kept) != len(report.figures):
+        report = report.model_copy(update={"figures": kept, "omitted": omitted})
+    return report, written
 
 
 # --------------------------------------------------------------------------

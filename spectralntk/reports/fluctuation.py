@@ -46,14 +46,16 @@ def _verdicts(
         )
     if with_ratio:
         top = max(with_ratio, key=lambda x: x.beta)
+        log_first = top.small_beta_log_ratio
+        first_order = math.exp(log_first) if log_first is not None and log_first < 700 else None
         out.append(
             f"At the largest β = {top.beta:.3g} (depth {top.depth}, n = {top.width}): "
             f"E[K²]/E[K]² = {top.ratio:.3g} [{_fmt(top.ratio_low)}, {_fmt(top.ratio_high)}] "
             f"against exp(5β) = {_fmt(top.exp_5beta)}"
             + (
                 f" and the first-order prediction exp({top.small_beta_log_ratio:.3g}) = "
-                f"{math.exp(top.small_beta_log_ratio):.3g}."
-                if top.small_beta_log_ratio is not None
+                f"{_fmt(first_order)}."
+                if log_first is not None
                 else "."
             )
         )
@@ -91,6 +93,15 @@ def _verdicts(
             f"{max(x.drift.median for x in drifts):.3g}."  # type: ignore[union-attr,type-var]
         )
     return out
+
+
+def _int_attr(value: Any) -> int:
+    """An integer global attribute (``steps``); 0 when it is not a whole number."""
+    try:
+        out = float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        return 0
+    return int(out) if math.isfinite(out) and out == int(out) else 0
 
 
 def _fmt(value: float | None) -> str:
@@ -146,7 +157,7 @@ def fluctuation_report(ds: Any, source: Any = None) -> FluctuationReport:
 
     depths = ds["depth"].values.astype(int)
     widths = ds["width"].values.astype(int)
-    steps = int(ds.attrs.get("steps", 0))
+    steps = _int_attr(ds.attrs.get("steps", 0))
     drift = ds["training_kernel_drift"].values if "training_kernel_drift" in ds else None
     if "ntk_profile_relative_spread" in ds:
         spread = ds["ntk_profile_relative_spread"].values

@@ -98,6 +98,10 @@ class _ReportBase(_Model):
     provenance: Provenance
     verdicts: list[str] = Field(description="findings stated with their numbers")
     figures: list[FigureRef] = Field(default_factory=list)
+    omitted: list[str] = Field(
+        default_factory=list,
+        description="parts of the report left out because the run cannot give them, and why",
+    )
 
 
 # --------------------------------------------------------------------------

@@ -366,6 +366,9 @@ def render_markdown(report: Any) -> str:
     """The report as GitHub Markdown; figures linked as ``figures/<name>.png``."""
     lines = [f"# {report.title}", "", "## Findings", ""]
     lines += [f"- {v}" for v in report.verdicts]
+    if report.omitted:
+        lines += ["", "## Left out", ""]
+        lines += [f"- {v}" for v in report.omitted]
     for title, head, rows in tables(report):
         lines += ["", f"## {title}", ""]
         lines.append("| " + " | ".join(map(_md_cell, head)) + " |")
@@ -430,6 +433,9 @@ def render_html(report: Any, figures: Mapping[str, bytes] | None = None) -> str:
         *[f"<li>{esc(v)}</li>" for v in report.verdicts],
         "</ul>",
     ]
+    if report.omitted:
+        parts += ["<h2>Left out</h2><ul>", *[f"<li>{esc(v)}</li>" for v in report.omitted]]
+        parts.append("</ul>")
     for title, head, rows in tables(report):
         parts.append(f"<h2>{esc(title)}</h2><table><thead><tr>")
         parts += [f"<th>{esc(h)}</th>" for h in head]

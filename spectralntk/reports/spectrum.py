@@ -43,24 +43,45 @@ def _trace(ds: Any, kernel: str) -> Any:
     angle = ds["angle"].values
     if angle.size and abs(angle[0]) < 1e-15:
         return ds[f"{kernel}_profile"].values[:, 0]
-    return ds[f"{kernel}_eigenvalue"].values[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
+    lam = ds[f"{kernel}_eigenvalue"].values
+    if f"{kernel}_cumulative_share" not in ds:  # Mercer: k(0) = λ_0 + 2·Σ_{k≥1} λ_k
+        return lam[:, 0] + 2.0 * lam[:, 1:].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return lam[:, 0] / ds[f"{kernel}_cumulative_share"].values[:, 0]
 
 
-def _kernels(ds: Any, empirical: bool) -> list[KernelSpectrum]:
+def _stored_fit_range(ds: Any, kernel: str) -> tuple[int, int] | None:
+    """The fit range in the attributes of ``{kernel}_decay_exponent``; None if absent."""
+    attrs = ds[f"{kernel}_decay_exponent"].attrs
+    if "fit_min_frequency" not in attrs or "fit_max_frequency" not in attrs:
+        return None
+    return int(attrs["fit_min_frequency"]), int(attrs["fit_max_frequency"])
+
+
+def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectrum]:
     from spectralntk.spectral.decomposition import cumulative_share, decay_fit, zero_small
     from spectralntk.store.schema import read_config
 
     out = []
     freqs = ds["frequency"].values.astype(int).tolist()
-    activation = str(read_config(ds).get("network", {}).get("activation", "relu"))
+    network = read_config(ds).get("network")
+    activation = network.get("activation") if isinstance(network, dict) else None
+    if not isinstance(activation, str):
+        omitted.append(
+            "the activation of the run's configuration (missing or not text): the decay "
+            "is fitted as a power law, as for ReLU"
+        )
+        activation = "relu"
     for kernel in KERNELS:
         lam = zero_small(ds[f"{kernel}_eigenvalue"].values)
         trace = _trace(ds, kernel)
         share = cumulative_share(lam, trace)
-        rng: tuple[int, int] | None = None
-        if not empirical:
-            var = ds[f"{kernel}_decay_exponent"]
-            rng = (int(var.attrs["fit_min_frequency"]), int(var.attrs["fit_max_frequency"]))
+        rng = None if empirical else _stored_fit_range(ds, kernel)
+        if not empirical and rng is None:
+            omitted.append(
+                f"the stored {_LABEL[kernel]} power-law fit range (its attributes are "
+                "missing): refitted over [K/4, K]"
+            )
         for i, depth in enumerate(ds["depth"].values.astype(int)):
             # refitted from the stored λ_k, so that older files (fitted with a floor that
             # dropped one parity, or fitted to noise) report the same as new ones
@@ -114,7 +135,8 @@ def _widths(ds: Any) -> tuple[list[WidthDistance], dict[str, float | None]]:
                 )
                 medians.append(np.median(dist[i, j]))
             med = np.asarray(medians)
-            if len(widths) >= 2 and np.all(med > 0):
+            usable = np.all(np.isfinite(med) & (med > 0)) and np.all(widths > 0)
+            if len(set(widths.tolist())) >= 2 and usable:
                 slope = np.polyfit(np.log(widths), np.log(med), 1)[0]
                 exponents[f"{kernel} depth {depth}"] = num(-slope)
             else:
@@ -224,7 +246,8 @@ def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
     from spectralntk.store import schema
 
     empirical = ds.attrs[schema.ATTR_RUN_TYPE] == schema.EMPIRICAL_SPECTRUM
-    kernels = _kernels(ds, empirical)
+    omitted: list[str] = []
+    kernels = _kernels(ds, empirical, omitted)
     widths, exponents = _widths(ds) if empirical else ([], {})
     depths = ", ".join(map(str, ds["depth"].values.astype(int)))
     kind = "empirical and analytic" if empirical else "analytic"
@@ -237,4 +260,5 @@ def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
         kernels=kernels,
         widths=widths,
         distance_width_exponent=exponents,
+        omitted=omitted,
     )

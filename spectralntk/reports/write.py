@@ -119,14 +119,15 @@ def render_folder(report: Any, ds: Any, folder: Path, *, svg: bool = True) -> An
 
     Returns the report as written (without SVG references when ``svg`` is False).
     """
-    from spectralntk.reports.figures import draw_figures
+    from spectralntk.reports.figures import draw_available_figures
     from spectralntk.reports.render import render_html, render_json, render_markdown
 
     if not svg:
         report = report.model_copy(
             update={"figures": [f.model_copy(update={"svg": None}) for f in report.figures]}
         )
-    for path in draw_figures(report, ds, folder, svg=svg):
+    report, paths = draw_available_figures(report, ds, folder, svg=svg)
+    for path in paths:
         fsync_path(path)
     pngs = {f.name: (folder / f.png).read_bytes() for f in report.figures}
     write_bytes(folder / "README.md", render_markdown(report).encode())

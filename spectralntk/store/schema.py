@@ -56,6 +56,7 @@ __all__ = [
     "PROBE",
     "PROBE_ANGLE",
     "RANK",
+    "REQUIRED_ATTRS",
     "REQUIRED_COORDS",
     "REQUIRED_VARIABLES",
     "SAMPLE",
@@ -649,7 +650,17 @@ REQUIRED_VARIABLES[EMPIRICAL_SPECTRUM] = frozenset(
 )
 
 REQUIRED_VARIABLES[TRAINING] = frozenset(
-    {"loss", "residual_cos", "residual_sin", "predicted_residual_cos", "diverged"}
+    {
+        "loss",
+        "residual_cos",
+        "residual_sin",
+        "predicted_residual_cos",
+        "predicted_residual_sin",
+        "diverged",
+        "train_x1",
+        "train_x2",
+        "train_angle",
+    }
 )
 
 REQUIRED_VARIABLES[FLUCTUATION] = frozenset(
@@ -664,6 +675,14 @@ REQUIRED_VARIABLES[FLUCTUATION] = frozenset(
         "first_step_prediction",
     }
 )
+
+REQUIRED_ATTRS: dict[str, dict[str, tuple[str, ...]]] = {
+    SPECTRUM: {
+        f"{kernel}_decay_exponent": ("fit_min_frequency", "fit_max_frequency")
+        for kernel in ("ntk", "nngp")
+    },
+}
+"""Integer variable attributes of each run type (its report reads them where present)."""
 
 REQUIRED_COORDS: dict[str, frozenset[str]] = {
     SPECTRUM: frozenset({DEPTH, JACOT_LAYERS, FREQUENCY, ANGLE}),
@@ -939,7 +958,7 @@ def _check_attr_types(ds: xr.Dataset) -> None:
 
 
 def validate(ds: xr.Dataset) -> xr.Dataset:
-    """Check that ``ds`` is a spectralntk run this package can read.
+    """Check that ``ds`` is a spectralntk run this package can read (and report).
 
     Parameters
     ----------
@@ -957,8 +976,13 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         With a one-line message if the schema version attribute is missing or
         invalid, or newer than :data:`SCHEMA_VERSION`; if the run type is
         unknown; if required variables are missing; if a registered variable has
-        other dimensions than the schema; if the configuration attribute is not
-        a JSON object; or if an attribute is a bool, None or dict.
+        other dimensions than the schema, or holds text where the schema has numbers
+        (or numbers where it has text); if a dimension the run type needs is empty;
+        if a numeric dimension coordinate is not finite and strictly monotonic; if
+        an attribute of :data:`REQUIRED_ATTRS` is there but not an integer; if the
+        configuration attribute is not a JSON object (for a training run: not a
+        training configuration whose widths, seeds, frequencies and points match
+        the dimensions); or if an attribute is a bool, None or dict.
     """
     where = _where(ds)
     version = ds.attrs.get(ATTR_SCHEMA_VERSION)
@@ -994,6 +1018,120 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
                 f"the schema requires {spec.dims}"
                 + (f" (after the sweep dimensions {sweep_dims})" if sweep_dims else "")
             )
-    read_config(ds)
+    config = read_config(ds)
     _check_attr_types(ds)
+    _check_dtypes(ds)
+    _check_dimensions(ds, run_type)
+    _check_required_attrs(ds, run_type)
+    if run_type == TRAINING and not sweep_dims:
+        _check_training_config(ds, config)
     return ds
+
+
+#: NumPy dtype kinds a stored variable may have, by the kind of its schema dtype.
+#: Integers may come back as floats (a sweep pads missing points with NaN).
+_DTYPE_KINDS = {"i": "iuf", "u": "iuf", "f": "iuf", "S": "SUO"}
+
+
+def _check_dtypes(ds: xr.Dataset) -> None:
+    """Registered variables hold numbers where the schema has numbers, text where text."""
+    for name, var in ds.variables.items():
+        spec = VARIABLES.get(str(name))
+        if spec is None:
+            continue
+        kinds = _DTYPE_KINDS.get(np.dtype(spec.dtype).kind, "")
+        if var.dtype.kind not in kinds:
+            raise RunFileError(
+                f"{_where(ds)} has variable {name!r} of dtype {var.dtype}; "
+                f"the schema stores it as {spec.dtype}"
+            )
+
+
+def _check_dimensions(ds: xr.Dataset, run_type: str) -> None:
+    """The run type's dimensions are non-empty; numeric dimension coordinates are
+    finite and strictly monotonic (CF coordinate variables)."""
+    for name in sorted(REQUIRED_COORDS[run_type]):
+        if name in ds.dims and ds.sizes[name] == 0:
+            raise RunFileError(
+                f"{_where(ds)} has an empty dimension {name!r}; a {run_type!r} run needs "
+                "at least one value along it"
+            )
+    for name in ds.dims:
+        if name not in ds.variables or str(name) not in VARIABLES:
+            continue
+        values = np.asarray(ds[name].values)
+        if values.dtype.kind not in "iuf" or values.size == 0:
+            continue
+        if not np.all(np.isfinite(values)):
+            raise RunFileError(
+                f"{_where(ds)} has coordinate {name!r} with a missing or non-finite value"
+            )
+        step = np.diff(values.astype(np.float64))
+        if values.size > 1 and not (np.all(step > 0) or np.all(step < 0)):
+            raise RunFileError(
+                f"{_where(ds)} has coordinate {name!r} that is not strictly monotonic"
+            )
+
+
+def _check_required_attrs(ds: xr.Dataset, run_type: str) -> None:
+    """Variable attributes of :data:`REQUIRED_ATTRS` are integers where present."""
+    for name, keys in REQUIRED_ATTRS.get(run_type, {}).items():
+        if name not in ds.variables:
+            continue
+        for key in keys:
+            if key not in ds[name].attrs:
+                continue
+            value = ds[name].attrs[key]
+            if isinstance(value, np.ndarray) and value.size == 1:
+                value = value.item()
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+                raise RunFileError(
+                    f"{_where(ds)} has variable {name!r} whose attribute {key!r} is not an "
+                    f"integer (got {value!r})"
+                )
+
+
+def _check_training_config(ds: xr.Dataset, config: Mapping[str, Any]) -> None:
+    """The stored configuration of a training run parses and matches its dimensions."""
+    from spectralntk.errors import SpectralNTKError
+    from spectralntk.runs.training import TrainingConfig
+
+    where = _where(ds)
+    try:
+        cfg = TrainingConfig.from_dict(config)
+    except (SpectralNTKError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, KeyError):
+            detail = f"missing key {exc}"
+        raise RunFileError(
+            f"{where} has a {ATTR_CONFIG!r} attribute that is not a training "
+            f"configuration ({detail})"
+        ) from None
+    expected = {
+        WIDTH: len(cfg.widths),
+        SEED: len(cfg.seeds),
+        FREQUENCY: cfg.k_max + 1,
+        SAMPLE: cfg.points,
+    }
+    for dim, size in expected.items():
+        if ds.sizes.get(dim) != size:
+            raise RunFileError(
+                f"{where} has {ds.sizes.get(dim, 0)} values along {dim!r} but its "
+                f"configuration {ATTR_CONFIG!r} implies {size}"
+            )
+    depth = ds.attrs.get(DEPTH)  # train writes the network's depth as a global attribute
+    if depth is not None and not (
+        isinstance(depth, int | np.integer) and int(depth) == cfg.network.depth
+    ):
+        raise RunFileError(
+            f"{where} has global attribute 'depth' = {depth!r} but its configuration "
+            f"{ATTR_CONFIG!r} has network depth {cfg.network.depth}"
+        )
+    for name in ("train_x1", "train_x2", "train_angle"):
+        if not np.all(np.isfinite(ds[name].values)):
+            raise RunFileError(f"{where} has training inputs {name!r} that are not all finite")
+    if [int(w) for w in ds[WIDTH].values] != list(cfg.widths):
+        raise RunFileError(
+            f"{where} has widths {ds[WIDTH].values.tolist()} but its configuration "
+            f"{ATTR_CONFIG!r} lists {list(cfg.widths)}"
+        )

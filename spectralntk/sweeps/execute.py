@@ -46,6 +46,7 @@ from typing import Any
 
 from spectralntk.errors import SpectralNTKError, check_int, parameter_error
 from spectralntk.sweeps.grid import SweepSpec, SweepTask, plan_tasks, point_config
+from spectralntk.threads import resolve_threads
 
 __all__ = [
     "INDEX_NAME",
@@ -499,11 +500,11 @@ def task_threads(spec: SweepSpec, threads: int | None = None) -> int:
     Raises
     ------
     ParameterError
-        If the count is not an int ≥ 1.
+        If the count is not an int in [1, MAX_THREADS] (:func:`resolve_threads`).
     """
     if threads is None:
         threads = spec.base.get("threads")
-    return check_int("threads", SWEEP_THREADS if threads is None else threads, 1)
+    return resolve_threads(SWEEP_THREADS if threads is None else threads)
 
 
 def run_sweep(
