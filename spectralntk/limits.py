@@ -15,7 +15,9 @@ __all__ = [
     "MAX_BOOTSTRAP",
     "MAX_DEPTH",
     "MAX_FREQUENCY",
+    "MAX_GRID",
     "MAX_SEEDS",
+    "MAX_STEPS",
     "MAX_WIDTH",
     "check_memory",
     "check_one_seed",
@@ -27,6 +29,12 @@ MAX_DEPTH = 4096
 MAX_WIDTH = 1 << 24
 #: Networks per width.
 MAX_SEEDS = 100_000
+#: Gradient steps: the run file's ``step`` coordinate is int32.
+MAX_STEPS = (1 << 31) - 1
+#: Points of a grid on the circle that a run evaluates or probes at (``train
+#: --eval-points``, ``fluctuations --probes``): every network is evaluated on all of them at
+#: every recorded step, so 2¹⁶ angles (a 10⁻⁴ rad spacing) is far above a meaningful run.
+MAX_GRID = 1 << 16
 #: Bootstrap resamples.
 MAX_BOOTSTRAP = 1_000_000
 #: Largest frequency K of the analytic spectrum. Building the Gauss–Legendre rule is

@@ -20,6 +20,7 @@ from spectralntk.cli._common import (
 from spectralntk.cli._inert import refuse_inert
 from spectralntk.cli._options import Activation, architecture_settings
 from spectralntk.errors import check_choice, check_real, parameter_error
+from spectralntk.limits import MAX_SEEDS
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
 __all__ = ["fluctuations_cli", "report_table", "summary_table"]
@@ -213,6 +214,8 @@ def fluctuations_cli(
         )
         refuse_inert(ctx, "fluctuations", {**ctx.params, **arch})
         count = base["seeds"] if seeds is None else seeds
+        if isinstance(count, int) and count > MAX_SEEDS:  # before range(count) is built
+            raise parameter_error("seeds", f"an int in the range [2, {MAX_SEEDS}]", count)
         if not isinstance(count, int) or count < 2:
             raise parameter_error(
                 "seeds", "an int in the range [2, inf) (second moments need two networks)", count

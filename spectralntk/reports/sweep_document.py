@@ -25,6 +25,7 @@ import base64
 import html
 import itertools
 import math
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -751,8 +752,24 @@ def sweep_relative_error(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         if i == 0:
             ax.set_ylabel("RelErr against the NTK predictor at T")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=6)
+    _legend_below(fig, axes)
     return fig
+
+
+def doc_steps(points: list[SweepPoint]) -> str:
+    """The last recorded step of the points (their T), for labels: "200" or "50–200"."""
+    steps = sorted({int(p.ds["step"].values[-1]) for p in points})
+    return f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}–{steps[-1]:,}"
+
+
+def _legend_below(fig: Any, axes: Any) -> None:
+    """One legend for all panels, below them: never on the data."""
+    import numpy as np
+
+    from spectralntk.reports.figures import legend_outside
+
+    shown = sum(ax.get_visible() for ax in np.ravel(np.asarray(axes, dtype=object)))
+    legend_outside(fig, axes, "below", ncols=2 if shown <= 2 else 4)  # narrow: two a row
 
 
 def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
@@ -774,7 +791,14 @@ def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
             yy = np.array([np.nan if v is None else v for v in y], dtype=float)
             ax.plot(x, yy, "o-", color=color, label=label, markersize=3)
             missing = [xi for xi, v in zip(x, y, strict=True) if v is None]
-            ax.plot(missing, [top] * len(missing), "^", color=color, markerfacecolor="none")
+            ax.plot(
+                missing,
+                [top] * len(missing),
+                "^",
+                color="0.4" if not missing else color,
+                markerfacecolor="none",
+                label=f"not reached by step {doc_steps(points)}" if missing else "_",
+            )
         ax.set_xscale("log")
         _width_ticks(ax, doc.cells)
         ax.set_yscale("log")
@@ -786,7 +810,7 @@ def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
             ax.set_xlabel("hidden width n")
     for i in range(len(ks), nrows * ncols):
         axes[i // ncols, i % ncols].set_visible(False)
-    axes[0, 0].legend(fontsize=6)
+    _legend_below(fig, axes)
     return fig
 
 
@@ -869,8 +893,8 @@ def beta_drift(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         else:
             ax.set_ylim(bottom=0)
         ax.set_xlabel("β = Σ_l 1/n_l = depth/width")
-        ax.set_ylabel(label, fontsize=7)
-    axes[0, 0].legend(fontsize=6)
+        ax.set_ylabel(textwrap.fill(label, 34), fontsize=7)  # wrapped: never clipped
+    _legend_below(fig, axes)
     return fig
 
 
@@ -929,12 +953,7 @@ def beta_profiles(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         _band(ax, x, prof[:, -1], "C3", f"step {last}", linewidth=0.9, linestyle="--")
 
     fig, axes = _depth_width_grid(doc, points, draw)
-    for row in axes:
-        for ax in row:
-            if ax.get_visible():
-                ax.legend(fontsize=5, loc="upper right")
-                break
-        break
+    _legend_below(fig, axes)
     axes[0, 0].set_ylabel("Θ(x0, x(γ))")
     return fig
 
@@ -956,7 +975,7 @@ def beta_overlays(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         _band(ax, x, net, "C0", "networks", linewidth=0.9)
 
     fig, axes = _depth_width_grid(doc, points, draw)
-    axes[0, 0].legend(fontsize=5, loc="lower left")
+    _legend_below(fig, axes)
     axes[0, 0].set_ylabel("f(x(γ)) at T")
     return fig
 

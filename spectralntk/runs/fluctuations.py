@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from spectralntk.config import ARCHITECTURE_DEFAULTS, NetworkConfig, check_fields
 from spectralntk.errors import check_choice, check_int, check_real, parameter_error
 from spectralntk.fluctuations import as_probe_angles
-from spectralntk.limits import MAX_BOOTSTRAP, MAX_SEEDS
+from spectralntk.limits import MAX_BOOTSTRAP, MAX_GRID, MAX_SEEDS, MAX_STEPS
 from spectralntk.targets import Target, make_target
 
 __all__ = [
@@ -178,7 +178,7 @@ class FluctuationConfig:
                 len(seeds) if len(set(seeds)) == len(seeds) else list(self.seeds),
             )
         put("seeds", seeds)
-        put("probes", check_int("probes", self.probes, 1))
+        put("probes", check_int("probes", self.probes, 1, MAX_GRID))
         size = check_real("first_step_size", self.first_step_size, 0.0)
         if size <= 0:
             raise parameter_error("first_step_size", "a real number in the range (0, inf)", size)
@@ -189,13 +189,21 @@ class FluctuationConfig:
             raise parameter_error("confidence", "a real number in the range (0, 1)", level)
         put("confidence", level)
         put("bootstrap_seed", check_int("bootstrap_seed", self.bootstrap_seed, 0))
-        put("steps", check_int("steps", self.steps, 0))
+        put("steps", check_int("steps", self.steps, 0, MAX_STEPS))
         fraction = check_real("lr_fraction", self.lr_fraction, 0.0, 1.0)
         if fraction <= 0:
             raise parameter_error("lr_fraction", "a real number in the range (0, 1]", fraction)
         put("lr_fraction", fraction)
         put("data_seed", check_int("data_seed", self.data_seed, 0))
         net = self.network(self.depths[0], self.widths[0])  # validates the architecture
+        sw = float(net.weight_std)
+        if not sw * sw >= np.finfo(np.float64).tiny:  # a product: 1e300 gives inf, no error
+            raise parameter_error(
+                "weight_std",
+                "a real number with σ_w² > 0 in float64 (the moments of the NTK are ratios "
+                "that need a nonzero kernel)",
+                net.weight_std,
+            )
         for name in ("activation", "parameterization", "bias_init"):
             put(name, getattr(net, name).value)
         for name in ("weight_std", "bias_std", "output_bias"):

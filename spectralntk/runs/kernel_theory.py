@@ -124,10 +124,29 @@ class ArchitectureTheory:
             eigenmode_frequency_content=energy
             / np.maximum(energy.sum(axis=1, keepdims=True), 1e-300),
             ntk_prediction=infinite.eval_prediction(checkpoints),
-            ntk_prediction_limit=infinite.limit(reg=ridge),
+            ntk_prediction_limit=_limit(infinite, ridge, network),
             stability_limit=stability_limit(float(mu[0]), loss, x.shape[0]),
             predictor=infinite,
         )
+
+
+def _limit(predictor: Any, ridge: float, network: NetworkConfig) -> Any:
+    """The t → ∞ kernel regression; a Gram that rounding leaves indefinite is a kernel too
+    large for float64 and the ridge: the error names the std that made it so."""
+    from spectralntk.errors import ParameterError, parameter_error
+
+    try:
+        return predictor.limit(reg=ridge)
+    except ParameterError as err:
+        if err.parameter != "reg":
+            raise
+        name = "weight_std" if network.weight_std >= network.bias_std else "bias_std"
+        raise parameter_error(
+            name,
+            f"small enough that the NTK Gram on the training points, with the ridge "
+            f"{ridge:g}, stays positive definite in float64 (it does not at this scale)",
+            getattr(network, name),
+        ) from None
 
 
 @dataclass(frozen=True)

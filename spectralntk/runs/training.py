@@ -48,6 +48,7 @@ from spectralntk.errors import (
     check_real,
     parameter_error,
 )
+from spectralntk.limits import MAX_GRID, MAX_STEPS
 from spectralntk.targets import Target
 
 __all__ = ["INPUTS", "TrainingConfig", "TrainingRun", "network_at_width", "train"]
@@ -144,17 +145,17 @@ class TrainingConfig:
         put("widths", widths)
         put("seeds", seeds)
         put("inputs", check_choice("inputs", self.inputs, INPUTS))
-        put("points", check_int("points", self.points, 3))
-        put("eval_points", check_int("eval_points", self.eval_points, 3))
+        put("points", check_int("points", self.points, 3, MAX_GRID))
+        put("eval_points", check_int("eval_points", self.eval_points, 3, MAX_GRID))
         put("label_noise", check_real("label_noise", self.label_noise, 0.0))
         put("loss", check_choice("loss", self.loss, LOSSES))
         lr = check_real("lr", self.lr, 0.0)
         if lr <= 0:
             raise parameter_error("lr", "a finite real number in the range (0, inf)", lr)
         put("lr", lr)
-        steps = check_int("steps", self.steps, 1)
+        steps = check_int("steps", self.steps, 1, MAX_STEPS)
         put("record_every", check_int("record_every", self.record_every, 0))
-        put("log_records", check_int("log_records", self.log_records, 0))
+        put("log_records", check_int("log_records", self.log_records, 0, MAX_GRID))
         put("eval_every", check_int("eval_every", self.eval_every, 0))
         put("checkpoints", _steps_tuple("checkpoints", (0, steps, *self.checkpoints), steps))
         put("model", check_choice("model", self.model, MODELS))
