@@ -9,6 +9,7 @@ must reproduce are recomputed directly with ``circle_spectrum``, ``circle_kernel
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from spectralntk import (
     fit_power_law,
 )
 from spectralntk.cli import app
+from spectralntk.cli import decompose as decompose_module
 from spectralntk.kernels import uniform_angles
 from spectralntk.store import load
 from spectralntk.store.schema import read_config
@@ -560,6 +562,45 @@ def test_empirical_kernel_table_and_file(in_tmp: Path) -> None:
     ref = empirical_spectrum(NetworkConfig(depth=2, bias_init="zero"), [8, 32], 3, points=16)
     np.testing.assert_array_equal(ds["ntk_empirical_rayleigh"].values, ref.rayleigh.ntk)
     np.testing.assert_array_equal(ds["nngp_relative_distance"].values, ref.distance.nngp)
+
+    # The printed numbers are the file's, summarised as the report states them: the
+    # Rayleigh quotients as mean ± sd (ddof 1) over seeds, distances as median [IQR].
+    rayleigh = ds["ntk_empirical_rayleigh"].values[0]  # (W, S, F), widths 32 then 8
+    rows = {
+        int(line.split()[0]): line.split()
+        for line in text.splitlines()
+        if re.match(r"^\s*\d+\s+\S+e[-+]\d+\s+\S+e[-+]\d+\s", line)
+    }
+    assert sorted(rows) == list(range(9))
+    for k, cells in rows.items():
+        assert float(cells[1]) == pytest.approx(ds["ntk_eigenvalue"].values[0, k], rel=1e-4)
+        assert float(cells[2]) == pytest.approx(ds["ntk_grid_eigenvalue"].values[0, k], rel=1e-4)
+        for j, (mean, sd) in enumerate(((cells[3], cells[5]), (cells[6], cells[8]))):
+            assert float(mean) == pytest.approx(rayleigh[j, :, k].mean(), rel=1e-4)
+            assert float(sd) == pytest.approx(rayleigh[j, :, k].std(ddof=1), rel=0.06, abs=1e-15)
+    distance = ds["nngp_relative_distance"].values[0, list(ds["width"].values).index(8)]
+    q25, median, q75 = np.quantile(distance, [0.25, 0.5, 0.75])
+    assert f"NNGP {median:.4f} [{q25:.4f}, {q75:.4f}]" in flat(text)
+    top = np.median(ds["ntk_empirical_eigenvalue"].values[0, 0].max(axis=-1))
+    assert f"largest eigenvalue of K/N {top:.4e}" in flat(text)
+
+
+def test_decompose_prints_the_report_of_its_run_file(in_tmp: Path) -> None:
+    """One source of truth: the printed summary is the spectrum report of the written file."""
+    from rich.console import Console
+
+    from spectralntk.cli.decompose import report_tables
+    from spectralntk.reports.spectrum import spectrum_report
+
+    result, path = run_ok("--depth", "1", "--depth", "3", "--max-frequency", "64", "--all-rows")
+    console = Console(width=120, highlight=False, soft_wrap=True, record=True, file=io.StringIO())
+    for item in report_tables(spectrum_report(load(path), path), all_rows=True):
+        console.print(item)
+    assert stdout_of(result) == console.export_text() + f"Wrote {path}\n"
+    assert table_rows(stdout_of(result)).count(64) == 2
+    # the command holds no computation of its own: numbers come from the report model
+    source = Path(decompose_module.__file__).read_text(encoding="utf-8")
+    assert "import numpy" not in source and "np." not in source
 
 
 def test_version() -> None:

@@ -327,6 +327,44 @@ def test_empirical_spectrum_report_known_answers(reports) -> None:  # type: igno
     assert any("n^-0.50" in v for v in report.verdicts)
 
 
+def test_spectrum_report_holds_what_decompose_prints() -> None:
+    """Ratios, grid eigenvalues and per-k Rayleigh mean ± sd are in the model (the CLI
+    prints them from it): known answers on a synthetic run whose seeds differ."""
+    ds = empirical_dataset(error=0.0)
+    spread = np.array([0.9, 1.3])  # seed s has Rayleigh quotients spread[s]·μ_k/N
+    for kernel in ("ntk", "nngp"):
+        ds[f"{kernel}_empirical_rayleigh"] = ds[f"{kernel}_empirical_rayleigh"] * spread[
+            None, None, :, None
+        ]
+        top = np.zeros(ds[f"{kernel}_empirical_eigenvalue"].shape)
+        top[..., 5] = [2.0, 4.0]  # the largest eigenvalue per seed, not at rank 0
+        ds[f"{kernel}_empirical_eigenvalue"] = (ds[f"{kernel}_empirical_eigenvalue"].dims, top)
+    report = build_report(ds, "empirical.nc")
+    assert report.zero_tolerance == pytest.approx(1e-13)
+    for ks in report.kernels:
+        i = list(ds["depth"].values).index(ks.depth)
+        lam = ds[f"{ks.kernel}_eigenvalue"].values[i]
+        assert ks.ratio_reference == "lambda_0"
+        np.testing.assert_allclose(ks.ratios, lam / lam[0], rtol=1e-15)
+        np.testing.assert_array_equal(ks.grid_eigenvalues, ds[f"{ks.kernel}_grid_eigenvalue"][i])
+    for row in report.widths:
+        mu = np.asarray(
+            next(k for k in report.kernels if (k.kernel, k.depth) == (row.kernel, row.depth))
+            .grid_eigenvalues
+        )
+        np.testing.assert_allclose(row.rayleigh_mean, 1.1 * mu, rtol=1e-14)  # mean of 0.9, 1.3
+        np.testing.assert_allclose(row.rayleigh_sd, 0.4 / np.sqrt(2) * mu, rtol=1e-13)  # ddof 1
+        assert (row.largest_eigenvalue.q25, row.largest_eigenvalue.median) == (2.5, 3.0)
+    # an odd kernel: λ_0 = 0, so ratios are to λ_max and the zeros stay zeros
+    odd = analytic_spectrum(NET.replace(activation="erf", bias_std=0.0), [1], max_frequency=16)
+    report = build_report(odd.to_dataset(), "odd.nc")
+    for ks in report.kernels:
+        lam = np.asarray(ks.eigenvalues)
+        assert ks.ratio_reference == "lambda_max" and lam[0] == 0.0
+        np.testing.assert_allclose(ks.ratios, lam / lam.max(), rtol=1e-15)
+        assert ks.ratios[0] == 0.0 and max(ks.ratios) == 1.0 and ks.grid_eigenvalues is None
+
+
 def test_a_run_type_without_report_is_a_one_line_error(spectrum_ds) -> None:  # type: ignore[no-untyped-def]
     ds = spectrum_ds.copy()
     ds.attrs[schema.ATTR_RUN_TYPE] = "mystery"

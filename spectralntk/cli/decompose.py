@@ -6,9 +6,8 @@ import enum
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from spectralntk.cli._common import default_run_path, plain_table, user_errors, with_progress
@@ -27,7 +26,14 @@ from spectralntk.config import NetworkConfig
 from spectralntk.errors import check_choice, check_real, parameter_error
 from spectralntk.threads import DEFAULT_THREADS, resolve_threads, set_threads
 
-__all__ = ["DType", "KernelKind", "decompose_cli", "empirical_tables", "spectrum_tables"]
+__all__ = [
+    "DType",
+    "KernelKind",
+    "decompose_cli",
+    "empirical_tables",
+    "report_tables",
+    "spectrum_tables",
+]
 
 
 class KernelKind(enum.StrEnum):
@@ -53,59 +59,80 @@ def _shown_frequencies(k_max: int, all_rows: bool) -> list[int]:
     return sorted(shown)
 
 
-def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-untyped-def]
-    """Rich renderables for a :class:`~spectralntk.runs.spectrum.SpectrumRun` (pure).
+def report_tables(report: Any, *, all_rows: bool = False) -> list[Any]:
+    """Rich renderables of a :class:`~spectralntk.reports.models.SpectrumReport` (pure).
+
+    Every number is the report's (one source of truth with ``spectralntk report``):
+    :func:`spectrum_tables` for an analytic run, :func:`empirical_tables` for an
+    empirical one.
+    """
+    return (empirical_tables if report.empirical else spectrum_tables)(report, all_rows=all_rows)
+
+
+def _kernel(report: Any, depth: int, kernel: str) -> Any:
+    return next(k for k in report.kernels if k.depth == depth and k.kernel == kernel)
+
+
+def _depths(report: Any) -> list[int]:
+    return list(dict.fromkeys(k.depth for k in report.kernels))
+
+
+def _e(value: float | None, spec: str) -> str:
+    return "—" if value is None else f"{value:{spec}}"
+
+
+def _ratio_label(spectrum: Any) -> str:
+    return "λ_k/λ_0" if spectrum.ratio_reference == "lambda_0" else "λ_k/λ_max"
+
+
+def spectrum_tables(report: Any, *, all_rows: bool = False) -> list[Any]:
+    """Rich renderables of an analytic :class:`~spectralntk.reports.models.SpectrumReport`.
 
     One table per depth: k, multiplicity, then for the NTK and the NNGP λ_k,
     λ_k/λ_0 (λ_k/λ_max where λ_0 = 0) and the cumulative share of the trace k(0);
-    eigenvalues below the run's zero tolerance show as 0. Below it the fitted
+    eigenvalues below the report's zero tolerance show as 0. Below it the fitted
     power-law decay of each kernel with its range, or why there is none.
     """
     from rich.text import Text
 
-    from spectralntk.spectral.decomposition import ratio_reference
-
-    out: list = []
-    rows = _shown_frequencies(run.max_frequency, all_rows)
-    for i, depth in enumerate(run.depths):
-        columns, heads = [], []
-        for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
-            lam = getattr(run.eigenvalues, name)[i]
-            ref, ref_label = ratio_reference(lam, run.zero_tolerance)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = lam / ref if ref > 0 else np.full_like(lam, np.nan)
-            columns.append((lam, ratio, run.share(name)[i]))
-            heads += [f"{label} λ_k", f"λ_k/{ref_label}", "cum. share"]
+    network = report.provenance.config.get("network", {})
+    out: list[Any] = []
+    for depth in _depths(report):
+        pair = [_kernel(report, depth, name) for name in ("ntk", "nngp")]
+        heads = []
+        for spectrum, label in zip(pair, ("NTK", "NNGP"), strict=True):
+            heads += [f"{label} λ_k", _ratio_label(spectrum), "cum. share"]
         table = plain_table(
             f"depth {depth} (L = {depth + 1} affine layer{'s' if depth else ''}), "
-            f"{run.config.activation.value}, {run.config.parameterization.value} parameterization",
+            f"{network.get('activation', '?')}, "
+            f"{network.get('parameterization', '?')} parameterization",
             ["k", "mult", *heads],
         )
-        mult = [1] + [2] * run.max_frequency
-        for k in rows:
-            cells = [str(k), str(mult[k])]
-            for lam, ratio, share in columns:
-                if lam[k] == 0.0:  # below the zero tolerance: an exact zero, not noise
-                    cells += ["0", "0", f"{share[k]:.6f}"]
+        frequencies = pair[0].frequencies
+        for i in _shown_rows(frequencies, all_rows):
+            k = frequencies[i]
+            cells = [str(k), "1" if k == 0 else "2"]
+            for spectrum in pair:
+                lam = spectrum.eigenvalues[i]
+                share = _e(spectrum.cumulative_share[i], ".6f")
+                if lam == 0.0:  # below the zero tolerance: an exact zero, not noise
+                    cells += ["0", "0", share]
                 else:
-                    cells += [f"{lam[k]:.6e}", f"{ratio[k]:.4e}", f"{share[k]:.6f}"]
+                    cells += [_e(lam, ".6e"), _e(spectrum.ratios[i], ".4e"), share]
             table.add_row(*cells)
         out.append(table)
-        for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
-            fit = run.fits[name][i]
-            trace = float(getattr(run.trace, name)[i])
-            law = (
-                f"λ_k ∝ k^-p, p = {fit.exponent:.4f} ({fit.describe()})"
-                if fit.fitted
-                else fit.describe()
-                + ("" if "≤ k ≤" in fit.reason else f" (fit range {fit.k_min} ≤ k ≤ {fit.k_max})")
-            )
-            out.append(Text(f"{label}: k(0) = {trace:.10g}; {law}"))
-        zeros = sum(int(np.sum(getattr(run.eigenvalues, n)[i] == 0.0)) for n in ("ntk", "nngp"))
-        if zeros:
+        for spectrum, label in zip(pair, ("NTK", "NNGP"), strict=True):
+            how = spectrum.decay_fit or ""
+            lo, hi = spectrum.fit_range
+            if spectrum.decay_exponent is not None:
+                law = f"λ_k ∝ k^-p, p = {spectrum.decay_exponent:.4f} ({how})"
+            else:
+                law = how + ("" if "≤ k ≤" in how else f" (fit range {lo} ≤ k ≤ {hi})")
+            out.append(Text(f"{label}: k(0) = {_e(spectrum.trace, '.10g')}; {law}"))
+        if any(lam == 0.0 for spectrum in pair for lam in spectrum.eigenvalues):
             out.append(
                 Text(
-                    f"0 = |λ_k| ≤ {run.zero_tolerance:g}·λ_max (float64 rounding of an exact "
+                    f"0 = |λ_k| ≤ {report.zero_tolerance:g}·λ_max (float64 rounding of an exact "
                     "zero); ratios are to λ_max = max_k λ_k where λ_0 = 0."
                 )
             )
@@ -113,63 +140,73 @@ def spectrum_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-
     return out
 
 
-def empirical_tables(run, *, all_rows: bool = False) -> list:  # type: ignore[no-untyped-def]
-    """Rich renderables for an :class:`~spectralntk.runs.empirical.EmpiricalRun` (pure).
+def empirical_tables(report: Any, *, all_rows: bool = False) -> list[Any]:
+    """Rich renderables of an empirical :class:`~spectralntk.reports.models.SpectrumReport`.
 
     Per depth: the analytic NTK λ_k and the analytic Gram eigenvalue μ_k/N on the
     same grid (what the empirical estimate converges to, aliasing included) next to
-    the empirical Rayleigh quotients (mean ± sd over seeds) for every width, then
-    per width the relative
-    Frobenius distance of the empirical Gram matrices to the analytic ones.
+    the empirical Rayleigh quotients (mean ± sd over seeds) for every width, then per
+    width and kernel the relative Frobenius distance of the empirical Gram matrices to
+    the analytic ones, the largest eigenvalue of K/N and the energy leaked out of the
+    low frequencies (median and interquartile range over seeds, as in the report).
     """
     from rich.text import Text
 
-    out: list = []
-    rows = _shown_frequencies(run.points // 2, all_rows)
-    for i, depth in enumerate(run.depths):
+    from spectralntk.reports.spectrum import LOW_FREQUENCIES
+
+    out: list[Any] = []
+    for depth in _depths(report):
+        ntk = _kernel(report, depth, "ntk")
+        rows = {(w.width, w.kernel): w for w in report.widths if w.depth == depth}
+        widths = list(dict.fromkeys(w for w, _ in rows))
+        seeds = max((w.seeds for w in rows.values()), default=0)
+        grid = ntk.grid_eigenvalues or [None] * len(ntk.frequencies)
         table = plain_table(
-            f"depth {depth}: NTK λ_k, analytic and empirical (mean ± sd over "
-            f"{len(run.seeds)} seeds, Rayleigh quotients on {run.points} points)",
-            ["k", "analytic λ_k", "grid μ_k/N"] + [f"n = {w}" for w in run.widths],
+            f"depth {depth}: NTK λ_k, analytic and empirical (mean ± sd over {seeds} "
+            f"seeds, Rayleigh quotients on {2 * ntk.frequencies[-1]} points)",
+            ["k", "analytic λ_k", "grid μ_k/N"] + [f"n = {w}" for w in widths],
         )
-        lam = run.analytic_eigenvalues.ntk[i]
-        grid = run.analytic_grid_eigenvalues.ntk[i]
-        emp = run.rayleigh.ntk[i]  # (W, S, F)
-        mean = emp.mean(axis=1)
-        sd = emp.std(axis=1, ddof=1) if emp.shape[1] > 1 else np.zeros_like(mean)
-        for k in rows:
-            cells = [str(k), f"{lam[k]:.4e}", f"{grid[k]:.4e}"]
-            cells += [f"{mean[j, k]:.4e} ± {sd[j, k]:.1e}" for j in range(len(run.widths))]
+        for i in _shown_rows(ntk.frequencies, all_rows):
+            cells = [str(ntk.frequencies[i]), _e(ntk.eigenvalues[i], ".4e"), _e(grid[i], ".4e")]
+            for w in widths:
+                row = rows[w, "ntk"]
+                cells.append(f"{_e(row.rayleigh_mean[i], '.4e')} ± {_e(row.rayleigh_sd[i], '.1e')}")
             table.add_row(*cells)
         out.append(table)
-        top = min(16, run.points // 2)
-        for j, width in enumerate(run.widths):
-            parts = []
-            for name, label in (("ntk", "NTK"), ("nngp", "NNGP")):
-                parts.append(f"{label} {_mean_sd(getattr(run.distance, name)[i, j], '.4f')}")
-            out.append(
-                Text(f"width {width}: ‖K − K_analytic‖_F/‖K_analytic‖_F = " + ", ".join(parts))
+        out.append(Text("median [interquartile range] over seeds:"))
+        for w in widths:
+            parts = [
+                f"{label} {_stat(rows[w, name].relative_distance, '.4f')}"
+                for name, label in (("ntk", "NTK"), ("nngp", "NNGP"))
+            ]
+            out.append(Text(f"width {w}: ‖K − K_analytic‖_F/‖K_analytic‖_F = " + ", ".join(parts)))
+            row = rows[w, "ntk"]
+            largest = (
+                "—" if row.largest_eigenvalue is None else _stat(row.largest_eigenvalue, ".4e")
             )
-            leak = run.leakage.ntk[i, j, :, 1 : top + 1].mean(axis=-1)
-            largest = run.eigenvalues.ntk[i, j, :, 0]
             out.append(
                 Text(
-                    f"  NTK largest eigenvalue of K/N {_mean_sd(largest, '.4e')}; "
-                    f"energy leaking out of modes 1 ≤ k ≤ {top} {_mean_sd(leak, '.2%')}"
+                    f"  NTK largest eigenvalue of K/N {largest}; energy leaking out of its "
+                    f"frequency (median over k ≤ {LOW_FREQUENCIES}) {_stat(row.leakage, '.2%')}"
                 )
             )
         out.append(Text(""))
     return out
 
 
+def _shown_rows(frequencies: list[int], all_rows: bool) -> list[int]:
+    """Indices into ``frequencies`` of the rows :func:`_shown_frequencies` picks."""
+    shown = set(_shown_frequencies(frequencies[-1], all_rows)) if frequencies else set()
+    return [i for i, k in enumerate(frequencies) if k in shown]
+
+
 def _choices(kind: type[enum.Enum]) -> tuple[str, ...]:
     return tuple(member.value for member in kind)
 
 
-def _mean_sd(values, spec: str) -> str:  # type: ignore[no-untyped-def]
-    """ "mean ± sd" over seeds (sd with ddof 1; 0 for one seed)."""
-    sd = values.std(ddof=1) if values.size > 1 else 0.0
-    return f"{values.mean():{spec}} ± {sd:{spec}}"
+def _stat(stat: Any, spec: str) -> str:
+    """ "median [q25, q75]" of a :class:`~spectralntk.reports.models.Stat`."""
+    return f"{_e(stat.median, spec)} [{_e(stat.q25, spec)}, {_e(stat.q75, spec)}]"
 
 
 class DType(enum.StrEnum):
@@ -278,7 +315,6 @@ def decompose_cli(
                 fit_range=fit_range,
                 memory_budget=int(budget * 2**30),
             )
-            tables = spectrum_tables(run, all_rows=all_rows)
         else:
             from spectralntk.runs.empirical import empirical_spectrum
 
@@ -296,12 +332,13 @@ def decompose_cli(
                 ),
                 disable=quiet,
             )
-            tables = empirical_tables(run, all_rows=all_rows)
+        from spectralntk.reports.spectrum import spectrum_report
         from spectralntk.store.netcdf import save
 
         history = "spectralntk " + shlex.join(sys.argv[1:])
-        save(run.to_dataset(history=history), path, overwrite=overwrite)  # before printing
+        dataset = run.to_dataset(history=history)
+        save(dataset, path, overwrite=overwrite)  # before printing
         if not quiet:
-            for item in tables:
+            for item in report_tables(spectrum_report(dataset, path), all_rows=all_rows):
                 console.print(item)
     typer.echo(str(path) if quiet else f"Wrote {path}")

@@ -117,6 +117,19 @@ class KernelSpectrum(_Model):
     frequencies: list[int]
     eigenvalues: list[float | None] = Field(description="analytic lambda_k, k = frequencies")
     cumulative_share: list[float | None]
+    ratio_reference: Literal["lambda_0", "lambda_max"] = Field(
+        default="lambda_0",
+        description="what ratios divide by: lambda_0, or lambda_max = max_k |lambda_k| where "
+        "lambda_0 is 0 (an odd kernel)",
+    )
+    ratios: list[float | None] = Field(
+        default_factory=list, description="lambda_k / ratio_reference, k = frequencies"
+    )
+    grid_eigenvalues: list[float | None] | None = Field(
+        default=None,
+        description="empirical runs: mu_k/N of the analytic Gram on the run's grid, what the "
+        "empirical Rayleigh quotients converge to (aliasing included); None otherwise",
+    )
     decay_exponent: float | None = Field(description="p of lambda_k ~ C k^-p")
     decay_prefactor: float | None
     fit_range: tuple[int, int]
@@ -141,6 +154,18 @@ class WidthDistance(_Model):
         description="median over k <= 16 of |Rayleigh_k - mu_k/N| / (mu_k/N), per seed"
     )
     leakage: Stat = Field(description="median over k <= 16 of the leaked energy share, per seed")
+    largest_eigenvalue: Stat | None = Field(
+        default=None, description="largest eigenvalue of the empirical Gram K/N, per seed"
+    )
+    rayleigh_mean: list[float | None] = Field(
+        default_factory=list,
+        description="mean over seeds of the empirical Rayleigh quotient of frequency k, "
+        "k = the run's frequencies",
+    )
+    rayleigh_sd: list[float | None] = Field(
+        default_factory=list,
+        description="standard deviation over seeds (ddof 1; 0 for one seed) of the same",
+    )
 
 
 class SpectrumReport(_ReportBase):
@@ -149,6 +174,9 @@ class SpectrumReport(_ReportBase):
     report_type: Literal["spectrum"] = "spectrum"
     empirical: bool
     kernels: list[KernelSpectrum]
+    zero_tolerance: float = Field(
+        default=1e-13, description="|lambda_k| <= zero_tolerance * lambda_max is reported as 0"
+    )
     widths: list[WidthDistance] = Field(default_factory=list)
     distance_width_exponent: dict[str, float | None] = Field(
         default_factory=dict,

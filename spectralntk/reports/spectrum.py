@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from spectralntk.reports._common import figure, provenance, seed_stat
+from spectralntk.reports._common import figure, provenance, quiet, seed_stat
 from spectralntk.reports.models import (
     FigureRef,
     KernelSpectrum,
@@ -58,8 +58,25 @@ def _stored_fit_range(ds: Any, kernel: str) -> tuple[int, int] | None:
     return int(attrs["fit_min_frequency"]), int(attrs["fit_max_frequency"])
 
 
+def _zero_tolerance(ds: Any) -> float:
+    """The run's zero tolerance (attribute of ``ntk_eigenvalue``; the library's if absent)."""
+    from spectralntk.spectral.decomposition import ZERO_TOLERANCE
+
+    value = ds["ntk_eigenvalue"].attrs.get("zero_tolerance", ZERO_TOLERANCE)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return ZERO_TOLERANCE
+    return value if 0.0 <= value < 1.0 else ZERO_TOLERANCE
+
+
 def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectrum]:
-    from spectralntk.spectral.decomposition import cumulative_share, decay_fit, zero_small
+    from spectralntk.spectral.decomposition import (
+        cumulative_share,
+        decay_fit,
+        ratio_reference,
+        zero_small,
+    )
     from spectralntk.store.schema import read_config
 
     out = []
@@ -72,8 +89,10 @@ def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectru
             "is fitted as a power law, as for ReLU"
         )
         activation = "relu"
+    tolerance = _zero_tolerance(ds)
     for kernel in KERNELS:
-        lam = zero_small(ds[f"{kernel}_eigenvalue"].values)
+        lam = zero_small(ds[f"{kernel}_eigenvalue"].values, tolerance)
+        grid = ds[f"{kernel}_grid_eigenvalue"].values if empirical else None
         trace = _trace(ds, kernel)
         share = cumulative_share(lam, trace)
         rng = None if empirical else _stored_fit_range(ds, kernel)
@@ -87,6 +106,9 @@ def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectru
             # dropped one parity, or fitted to noise) report the same as new ones
             fit = decay_fit(lam[i], rng, activation=activation, depth=int(depth))
             reach = np.nonzero(share[i] >= 0.9)[0]
+            ref, label = ratio_reference(lam[i], tolerance)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratios = lam[i] / ref if ref > 0 else np.full_like(lam[i], np.nan)
             out.append(
                 KernelSpectrum(
                     kernel=kernel,
@@ -96,6 +118,9 @@ def _kernels(ds: Any, empirical: bool, omitted: list[str]) -> list[KernelSpectru
                     frequencies=freqs,
                     eigenvalues=[num(v) for v in lam[i]],
                     cumulative_share=[num(v) for v in share[i]],
+                    ratio_reference="lambda_0" if label == "λ_0" else "lambda_max",
+                    ratios=[num(v) for v in ratios],
+                    grid_eigenvalues=None if grid is None else [num(v) for v in grid[i]],
                     decay_exponent=num(fit.exponent),
                     decay_prefactor=num(fit.prefactor),
                     fit_range=(fit.k_min, fit.k_max),
@@ -116,12 +141,23 @@ def _widths(ds: Any) -> tuple[list[WidthDistance], dict[str, float | None]]:
         ray = ds[f"{kernel}_empirical_rayleigh"].values[..., : f_low + 1]  # (D, W, S, F)
         leak = ds[f"{kernel}_empirical_leakage"].values[..., : f_low + 1]
         dist = ds[f"{kernel}_relative_distance"].values  # (D, W, S)
+        rayleigh = ds[f"{kernel}_empirical_rayleigh"].values  # (D, W, S, F), every k
+        with quiet():  # (D, W, S): the largest eigenvalue of K/N
+            largest = np.nanmax(ds[f"{kernel}_empirical_eigenvalue"].values, axis=-1)
         for i, depth in enumerate(ds["depth"].values.astype(int)):
             keep = mu[i] > 1e-12 * abs(mu[i, 0])  # exact zeros (odd modes) are left out
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = np.abs(ray[i][..., keep] - mu[i, keep]) / mu[i, keep]
             medians = []
             for j, width in enumerate(widths):
+                per_seed = rayleigh[i, j]  # (S, F)
+                with quiet():
+                    mean = np.mean(per_seed, axis=0)
+                    sd = (
+                        np.std(per_seed, axis=0, ddof=1)
+                        if per_seed.shape[0] > 1
+                        else np.zeros_like(mean)
+                    )
                 rows.append(
                     WidthDistance(
                         depth=int(depth),
@@ -131,6 +167,9 @@ def _widths(ds: Any) -> tuple[list[WidthDistance], dict[str, float | None]]:
                         relative_distance=seed_stat(dist[i, j]),
                         rayleigh_relative_error=seed_stat(np.median(rel[j], axis=-1)),
                         leakage=seed_stat(np.median(leak[i, j][..., keep], axis=-1)),
+                        largest_eigenvalue=seed_stat(largest[i, j]),
+                        rayleigh_mean=[num(v) for v in mean],
+                        rayleigh_sd=[num(v) for v in sd],
                     )
                 )
                 medians.append(np.median(dist[i, j]))
@@ -258,6 +297,7 @@ def spectrum_report(ds: Any, source: Any = None) -> SpectrumReport:
         figures=_figures(empirical),
         empirical=empirical,
         kernels=kernels,
+        zero_tolerance=_zero_tolerance(ds),
         widths=widths,
         distance_width_exponent=exponents,
         omitted=omitted,
