@@ -333,9 +333,9 @@ def test_spectrum_report_holds_what_decompose_prints() -> None:
     ds = empirical_dataset(error=0.0)
     spread = np.array([0.9, 1.3])  # seed s has Rayleigh quotients spread[s]·μ_k/N
     for kernel in ("ntk", "nngp"):
-        ds[f"{kernel}_empirical_rayleigh"] = ds[f"{kernel}_empirical_rayleigh"] * spread[
-            None, None, :, None
-        ]
+        ds[f"{kernel}_empirical_rayleigh"] = (
+            ds[f"{kernel}_empirical_rayleigh"] * spread[None, None, :, None]
+        )
         top = np.zeros(ds[f"{kernel}_empirical_eigenvalue"].shape)
         top[..., 5] = [2.0, 4.0]  # the largest eigenvalue per seed, not at rank 0
         ds[f"{kernel}_empirical_eigenvalue"] = (ds[f"{kernel}_empirical_eigenvalue"].dims, top)
@@ -349,8 +349,9 @@ def test_spectrum_report_holds_what_decompose_prints() -> None:
         np.testing.assert_array_equal(ks.grid_eigenvalues, ds[f"{ks.kernel}_grid_eigenvalue"][i])
     for row in report.widths:
         mu = np.asarray(
-            next(k for k in report.kernels if (k.kernel, k.depth) == (row.kernel, row.depth))
-            .grid_eigenvalues
+            next(
+                k for k in report.kernels if (k.kernel, k.depth) == (row.kernel, row.depth)
+            ).grid_eigenvalues
         )
         np.testing.assert_allclose(row.rayleigh_mean, 1.1 * mu, rtol=1e-14)  # mean of 0.9, 1.3
         np.testing.assert_allclose(row.rayleigh_sd, 0.4 / np.sqrt(2) * mu, rtol=1e-13)  # ddof 1

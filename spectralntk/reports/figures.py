@@ -1024,8 +1024,6 @@ def fluctuation_profiles(report: Any, ds: Any) -> Any:
             _band(ax, x, prof[i, j], colors[j], f"n = {width}", linewidth=1.0, marker=".")
         ax.set_title(f"depth {depth}")
         _angle_ticks(ax)
-    _outer_labels(
-        fig, axes, axis_label(ds, "angle"), axis_label(ds, "ntk_empirical_profile")
-    )
+    _outer_labels(fig, axes, axis_label(ds, "angle"), axis_label(ds, "ntk_empirical_profile"))
     legend_outside(fig, axes)
     return fig
