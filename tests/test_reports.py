@@ -692,3 +692,42 @@ def test_gallery_headlines_prefer_the_findings_across_widths() -> None:
     verdicts.append("RelErr against the t → ∞ d")
     assert headline_verdicts(verdicts, 3) == [verdicts[3], verdicts[2], verdicts[0]]
     assert headline_verdicts(["x", "y"]) == ["x", "y"]
+
+
+def test_theory_table_has_one_row_per_frequency_when_no_width_changes_it(convergence) -> None:  # type: ignore[no-untyped-def]
+    from spectralntk.reports.render import tables
+
+    widths = sorted({r.width for r in convergence.rows})
+    frequencies = sorted({r.frequency for r in convergence.rows})
+    assert len(widths) > 1
+    title, _head, rows = tables(convergence)[0]
+    assert title.startswith("Kernel-regime prediction per frequency")
+    assert [row[0] for row in rows] == [f"every n ({len(widths)})"] * len(frequencies)
+    assert [int(row[1]) for row in rows] == frequencies
+    # a width whose theory differs (standard parameterization: λ_k depends on n) keeps
+    # one row per width and frequency
+    first = min(widths)
+    changed = convergence.model_copy(
+        update={
+            "rows": [
+                r.model_copy(update={"analytic_eigenvalue": 2 * (r.analytic_eigenvalue or 1)})
+                if r.width == first
+                else r
+                for r in convergence.rows
+            ]
+        }
+    )
+    _, _, rows = tables(changed)[0]
+    assert len(rows) == len(widths) * len(frequencies)
+    assert {row[0] for row in rows} == {str(w) for w in widths}
+
+
+def test_a_quartile_range_of_equal_values_reads_as_one_value() -> None:
+    from spectralntk.reports.models import Stat
+    from spectralntk.reports.render import _iqr, _steps
+
+    never = Stat(median=None, q25=None, q75=None, count=10)
+    assert _iqr(never, _steps) == "not reached (all seeds)"
+    assert _iqr(Stat(median=3.0, q25=2.0, q75=None, count=3), _steps) == "3 [2, not reached]"
+    assert _iqr(Stat(median=3.0, q25=3.0, q75=3.0, count=1), _steps) == "3"
+    assert _iqr(Stat(median=None, q25=None, q75=None, count=0), _steps) == "—"

@@ -34,7 +34,10 @@ def _steps(value: float | None) -> str:
 def _iqr(stat: Stat, fmt: Callable[[float | None], str]) -> str:
     if stat.count == 0:
         return "—"
-    return f"{fmt(stat.median)} [{fmt(stat.q25)}, {fmt(stat.q75)}]"
+    median, q25, q75 = fmt(stat.median), fmt(stat.q25), fmt(stat.q75)
+    if median == q25 == q75:  # every seed alike ("not reached" at each one, say)
+        return f"{median} (all seeds)" if stat.count > 1 else median
+    return f"{median} [{q25}, {q75}]"
 
 
 #: A share of a mode's start (or a curve gap) above this is shown as "> 10 (diverges)":
@@ -69,10 +72,8 @@ def _convergence_tables(report: Any) -> list[Table]:
         *(["cημ_k·T"] if grid else []),
         "cηNλ_k·T",
     ]
-    theory = [
-        [
-            str(r.width),
-            str(r.frequency),
+    cells = {
+        (r.width, r.frequency): [
             f"{r.amplitude:.3g}",
             _g(r.analytic_eigenvalue, ".3e"),
             _g(r.train_eigenvalue, ".3e"),
@@ -83,7 +84,19 @@ def _convergence_tables(report: Any) -> list[Table]:
             _g(r.analytic_exponent_at_end),
         ]
         for r in report.rows
-    ]
+    }
+    widths = list(dict.fromkeys(r.width for r in report.rows))
+    frequencies = list(dict.fromkeys(r.frequency for r in report.rows))
+    # The analytic theory of the NTK parameterization does not depend on n: one row per k
+    # (and not one per width and k) when every width's row reads the same.
+    same = len(widths) > 1 and all(
+        cells.get((w, k)) == cells.get((widths[0], k)) for w in widths for k in frequencies
+    )
+    theory = (
+        [[f"every n ({len(widths)})", str(k), *cells[widths[0], k]] for k in frequencies]
+        if same
+        else [[str(w), str(k), *cell] for (w, k), cell in cells.items()]
+    )
     head = [
         "n",
         "k",
