@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -225,6 +227,70 @@ def test_reproduce_the_smallest_quick_preset_unchanged(tmp_path: Path) -> None:
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _needs_chromium() -> str:
+    """The chromium binary; skips without one, fails where CI requires it."""
+    found = _chromium()
+    if found is None:
+        if os.environ.get("SPECTRALNTK_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium not installed but SPECTRALNTK_REQUIRE_CHROMIUM is set")
+        pytest.skip("needs chromium (Debian package 'chromium')")
+    return found
+
+
+#: Appended to a report page: after layout, the body's ``data-measure`` attribute holds
+#: each table's (scroll width, visible width), the smallest table font and the page width.
+_MEASURE = """<script>
+window.addEventListener('load', () => {
+  const tables = [...document.querySelectorAll('table')].map(t => [t.scrollWidth, t.clientWidth]);
+  const fonts = [...document.querySelectorAll('td,th')]
+    .map(e => parseFloat(getComputedStyle(e).fontSize));
+  document.body.setAttribute('data-measure', JSON.stringify({tables, font: Math.min(...fonts),
+    page: document.documentElement.scrollWidth, window: window.innerWidth}));
+});
+</script>"""
+
+
+@pytest.mark.parametrize("kind", ["training", "spectrum", "empirical", "fluctuation"])
+def test_html_tables_fit_a_1200_px_window(runs, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """At 1200 px no table needs a horizontal scroll bar and no table text is below 12 px."""
+    import html as html_module
+
+    chromium = _needs_chromium()
+    out = tmp_path / "rep"
+    assert invoke("report", str(runs[kind]), "--out", str(out), "--no-svg").exit_code == 0
+    page = tmp_path / "measured.html"
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert text.count("</body>") == 1
+    page.write_text(text.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    proc = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,900",
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'data-measure="([^"]*)"', proc.stdout)
+    assert found, proc.stdout[-2000:]
+    measure = json.loads(html_module.unescape(found.group(1)))
+    assert measure["window"] == 1200
+    assert measure["tables"], "the report has tables"
+    for scroll, visible in measure["tables"]:
+        assert scroll <= visible + 1, measure  # the table's columns fit its box
+    assert measure["page"] <= measure["window"], measure  # and the page needs no scrolling
+    assert measure["font"] >= 12.0, measure
 
 
 @pytest.mark.skipif(_chromium() is None, reason="needs chromium (Debian package 'chromium')")
