@@ -368,6 +368,14 @@ def layout_problems(fig) -> list[str]:  # type: ignore[no-untyped-def]
                     out.append(f"overlapping ticks on {ax.get_title()!r}")
         if ax.get_legend() is not None:
             out.append(f"legend inside the panel {ax.get_title()!r}")
+    titles = [
+        (ax.get_title(), ax.title.get_window_extent(renderer))
+        for ax in axes
+        if ax.get_title().strip()
+    ]
+    for (a, box_a), (b, box_b) in itertools.combinations(titles, 2):
+        if box_a.overlaps(box_b):
+            out.append(f"overlapping panel titles {a!r} and {b!r}")
     for sup in (fig._supxlabel, fig._supylabel):
         if sup is not None and ASCII_GREEK.search(sup.get_text()):
             out.append(f"ASCII Greek in {sup.get_text()!r}")

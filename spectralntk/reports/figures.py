@@ -582,11 +582,12 @@ def predictions(report: Any, ds: Any) -> Any:
             ax.scatter(tx, ds["train_target"].values, s=3, color="0.4", label="training points")
         ax.plot(x, ntk[j], color="black", linestyle="--", linewidth=1.0, label="NTK predictor")
         _band(ax, x, net[j, ~diverged[j]], colors[j], f"networks, n = {width}", linewidth=1.0)
-        ax.set_title(f"n = {width}, step {ds['checkpoint'].values[-1]:,}")
+        ax.set_title(f"n = {width}")
         _angle_ticks(ax)
         if i % ncols:
             ax.tick_params(labelleft=False)
     _outer_labels(fig, axes, axis_label(ds, "angle"), axis_label(ds, "eval_prediction"))
+    fig.suptitle(f"at step {ds['checkpoint'].values[-1]:,}", fontsize=9)
     legend_outside(fig, axes)
     return fig
 
