@@ -388,3 +388,25 @@ def test_an_interrupted_several_depth_run_resumes_to_the_same_file(in_tmp: Path)
     for name in ("residual_cos", "kernel_drift", "loss"):
         np.testing.assert_array_equal(resumed[name].values, whole[name].values)
     assert not state_path(out, 2).exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "kind", "runs"),
+    [
+        ("train", "beta-sweep", "sweep", "spectralntk reproduce beta-sweep"),
+        ("train", "hanin-nica", "fluctuations", "spectralntk reproduce hanin-nica"),
+        ("fluctuations", "exp2.1", "train", "spectralntk train --preset exp2.1"),
+        ("fluctuations", "beta-sweep", "sweep", "spectralntk reproduce beta-sweep"),
+    ],
+)
+def test_a_preset_of_another_command_says_which_command_runs_it(
+    in_tmp: Path, command: str, name: str, kind: str, runs: str
+) -> None:
+    line = error_line(invoke(command, "--preset", name))
+    assert f"'{name}' is a {kind} preset: run it with `{runs}`" in line, line
+    assert "--quick" not in line  # the preset names are values, not options
+
+
+def test_a_choice_list_keeps_its_values_quoted(in_tmp: Path) -> None:
+    line = error_line(invoke("fluctuations", "--preset", "nope"))
+    assert "must be one of {'default', 'hanin-nica', 'quick'}. Got 'nope' instead." in line

@@ -86,7 +86,13 @@ def cli_wording(message: str, parameter: str) -> str:
         return options.get(m.group(1), m.group(0))
 
     message = re.sub(r"\b([a-z_]+)='([^']*)'", assignment, message)
-    message = re.sub(r"(?<![=\w])'([a-z][a-z_]*)'(?! instead)", quoted, message)
+    # a quoted name inside a list of choices ("one of {'default', 'quick'}") is a value
+    message = "".join(
+        part
+        if part.startswith("{")
+        else re.sub(r"(?<![=\w])'([a-z][a-z_]*)'(?! instead)", quoted, part)
+        for part in re.split(r"(\{[^{}]*\})", message)
+    )
     return re.sub(r"\bset by ([a-z_]+)\b", lambda m: "set by " + option_name(m.group(1)), message)
 
 

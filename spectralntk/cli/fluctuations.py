@@ -193,6 +193,7 @@ def fluctuations_cli(
         name = "quick" if quick else (preset or "default")
         if quick and preset not in (None, "quick"):
             raise fail(f"Invalid value for --quick: it excludes --preset {preset}.")
+        from spectralntk.cli.presets import check_preset_kind
         from spectralntk.runs.fluctuations import (
             FLUCTUATION_PRESETS,
             FluctuationConfig,
@@ -200,6 +201,7 @@ def fluctuations_cli(
         )
         from spectralntk.targets import make_target
 
+        check_preset_kind(preset, "fluctuations", PRESET_NAMES)
         base = FLUCTUATION_PRESETS[check_choice("preset", name, PRESET_NAMES)]
         arch = architecture_settings(
             base,

@@ -8,7 +8,7 @@ import typer
 
 from spectralntk.cli._common import fail, user_errors
 
-__all__ = ["preset_views", "presets_cli"]
+__all__ = ["check_preset_kind", "preset_views", "presets_cli"]
 
 
 def preset_views() -> list:  # type: ignore[type-arg]
@@ -28,6 +28,28 @@ def preset_views() -> list:  # type: ignore[type-arg]
     ]
     views += [sweep_preset_view(name) for name in SWEEP_PRESETS]
     return views
+
+
+def check_preset_kind(name: str | None, kind: str, names: tuple[str, ...]) -> None:
+    """Refuse ``--preset name`` of another command's kind, saying which command runs it.
+
+    ``train --preset beta-sweep`` is a sweep, ``train --preset hanin-nica`` a fluctuation
+    study: both run with ``spectralntk reproduce NAME``. Unknown names are left to the
+    command's own check (which lists its presets).
+    """
+    from spectralntk.errors import parameter_error
+
+    if name is None or name in names:
+        return
+    other = next((view for view in preset_views() if view.name == name), None)
+    if other is not None and other.kind != kind:
+        runs = f"train --preset {name}" if other.kind == "train" else f"reproduce {name}"
+        raise parameter_error(
+            "preset",
+            f"one of the {kind} presets {{{', '.join(map(repr, names))}}}; {name!r} is a "
+            f"{other.kind} preset: run it with `spectralntk {runs}`",
+            name,
+        )
 
 
 def presets_cli(

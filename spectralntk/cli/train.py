@@ -299,6 +299,10 @@ def train_cli(
         from_file = load_settings_file(config) if config is not None else {}
         name = preset or from_file.get("__preset__")
         if name is not None:
+            from spectralntk.cli.presets import check_preset_kind
+            from spectralntk.presets import PRESETS
+
+            check_preset_kind(name, "train", tuple(PRESETS))
             layers.append(preset_settings(name, quick=quick))
         elif quick:
             raise fail(
