@@ -193,3 +193,38 @@ def test_report_of_a_sweep_folder(in_tmp: Path, scheduler: str) -> None:
     assert_one_error_line(invoke("report", "runs/small", "--format", "html"), "--format")
     again = invoke("report", "runs/small", "--out", "rep", "--overwrite", "--no-svg", "--quiet")
     assert again.exit_code == 0, again.output
+
+
+def test_info_of_a_sweep_folder(in_tmp: Path, scheduler: str) -> None:
+    assert invoke("sweep", "s.toml", "--scheduler", scheduler).exit_code == 0
+    result = invoke("info", "runs/small", "--no-variables")
+    assert result.exit_code == 0, result.output
+    out = stdout_of(result)
+    head = out.splitlines()[0]
+    assert head == (
+        "small: sweep 'small' of train runs over lr = [0.5, 0.25]; within each run width = [8, 16]"
+    )
+    assert "tasks (2): 2 finished" in out
+    dims = next(line for line in out.splitlines() if line.startswith("dimensions of the"))
+    assert "lr = 2, width = 2, seed = 2, step = 21" in dims
+    config = out.split("configuration (the same at every grid point")[1].split("\n\n")[0]
+    assert "steps" in config and "widths" in config
+    assert "\n  lr " not in config  # the axis that varies is not a common setting
+    assert "findings of the sweep" in out and "RelErr" in out
+    # a failed task is counted and its error shown; with none finished, nothing combines
+    index_path = in_tmp / "runs/small/index.json"
+    index = json.loads(index_path.read_text())
+    index["tasks"][1].update(status="failed", error="RuntimeError: boom")
+    index_path.write_text(json.dumps(index))
+    out = stdout_of(invoke("info", "runs/small", "--no-findings", "--no-variables"))
+    failed = index["tasks"][1]["point"]["lr"]
+    assert "tasks (2): 1 finished, 1 failed" in out
+    assert f"  failed lr={failed:g}: RuntimeError: boom" in out
+    assert "findings" not in out
+    for task in index["tasks"]:
+        task["status"] = "pending"
+    index_path.write_text(json.dumps(index))
+    result = invoke("info", "runs/small")
+    assert result.exit_code == 0, result.output
+    assert "tasks (2): 2 pending" in stdout_of(result)
+    assert "no run has finished yet" in stdout_of(result)

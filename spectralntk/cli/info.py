@@ -13,7 +13,12 @@ __all__ = ["info_cli"]
 
 
 def info_cli(
-    run: Annotated[Path, typer.Argument(help="A run file written by spectralntk (.nc).")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run file written by spectralntk (.nc), or a sweep folder (spectralntk sweep)."
+        ),
+    ],
     findings: Annotated[
         bool, typer.Option(help="Build the run's report for its headline findings.")
     ] = True,
@@ -21,6 +26,14 @@ def info_cli(
 ) -> None:
     """What a run file holds: type, dimensions and sizes, variables, configuration, findings."""
     with user_errors():
+        from spectralntk.reports.sweep import is_sweep_folder
+
+        if is_sweep_folder(run):
+            from spectralntk.reports.info import format_sweep_info, sweep_info
+
+            info = sweep_info(run, findings=findings)
+            typer.echo(format_sweep_info(info, variables=variables), nl=False)
+            return
         from spectralntk.reports.info import format_run_info, run_info
         from spectralntk.store.netcdf import load
 
