@@ -384,6 +384,9 @@ def layout_problems(fig) -> list[str]:  # type: ignore[no-untyped-def]
         for ax in axes:
             if box.overlaps(ax.get_window_extent(renderer)):
                 out.append(f"legend over the panel {ax.get_title()!r}")
+        for sup in (fig._supxlabel, fig._supylabel, fig._suptitle):
+            if sup is not None and sup.get_text() and box.overlaps(sup.get_window_extent(renderer)):
+                out.append(f"legend over the label {sup.get_text()!r}")
     return out
 
 

@@ -731,3 +731,30 @@ def test_a_quartile_range_of_equal_values_reads_as_one_value() -> None:
     assert _iqr(Stat(median=3.0, q25=2.0, q75=None, count=3), _steps) == "3 [2, not reached]"
     assert _iqr(Stat(median=3.0, q25=3.0, q75=3.0, count=1), _steps) == "3"
     assert _iqr(Stat(median=None, q25=None, q75=None, count=0), _steps) == "—"
+
+
+def test_predictions_caption_says_when_the_inputs_lie_off_the_circle(training_ds) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from spectralntk.reports.convergence import off_circle_note
+
+    assert json.loads(training_ds.attrs["spectralntk_config"])["inputs"] == "grid"
+    assert off_circle_note(training_ds) == ""
+    gaussian = training_ds.copy()
+    cfg = json.loads(gaussian.attrs["spectralntk_config"])
+    cfg["inputs"] = "gaussian"
+    gaussian.attrs["spectralntk_config"] = json.dumps(cfg)
+    assert "Gaussian points of R², mostly off the circle" in off_circle_note(gaussian)
+    # the function-space figure of a Gaussian-input run carries the note in its caption
+    n = gaussian.sizes["angle"]
+    w, s_, c = gaussian.sizes["width"], gaussian.sizes["seed"], gaussian.sizes["checkpoint"]
+    gaussian["eval_prediction"] = (
+        ("width", "seed", "checkpoint", "angle"),
+        np.zeros((w, s_, c, n)),
+    )
+    gaussian["ntk_prediction"] = (("width", "checkpoint", "angle"), np.zeros((w, c, n)))
+    for name in ("eval_prediction", "ntk_prediction"):
+        gaussian[name].attrs.update(long_name="f", units="1")
+    report = build_report(gaussian, "x.nc")
+    caption = next(f.caption for f in report.figures if f.name == "predictions")
+    assert caption.endswith(off_circle_note(gaussian))

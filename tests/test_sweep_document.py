@@ -244,3 +244,37 @@ def test_gallery_lists_a_sweep_report(grid, tmp_path: Path) -> None:  # type: ig
     assert "## [beta-sweep](beta-sweep/README.md) — **full size** (sweep)" in text
     assert "![beta-sweep: beta_drift](beta-sweep/figures/beta_drift.png)" in text
     assert text.split("beta_drift.png)")[1].lstrip().startswith("- Kernel drift")
+
+
+def test_sweep_figures_are_uncluttered(grid) -> None:  # type: ignore[no-untyped-def]
+    """The layout checks of the run figures (test_report_findings) on every sweep figure,
+    and the 'not reached' legend entry in a neutral colour (each marker in its point's)."""
+    import warnings
+
+    from matplotlib.colors import to_rgb
+    from test_report_findings import layout_problems
+
+    from spectralntk.reports.figures import _declutter_ticks, _style, _thin_log_ticks
+    from spectralntk.reports.sweep_document import SWEEP_FIGURES
+
+    doc, points = grid
+    problems = []
+    with _style(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for ref in doc.figures:
+            fig = SWEEP_FIGURES[ref.name](doc, points)
+            _thin_log_ticks(fig)
+            _declutter_ticks(fig)
+            problems += [f"{ref.name}: {p}" for p in layout_problems(fig)]
+            if ref.name == "sweep_steps":
+                (legend,) = fig.legends
+                labels = [t.get_text() for t in legend.get_texts()]
+                (i,) = [i for i, t in enumerate(labels) if t.startswith("not reached by step ")]
+                entry = legend.legend_handles[i]
+                assert to_rgb(entry.get_color()) == to_rgb("0.3")
+                lines = [ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata())]
+                triangles = [ln for ln in lines if ln.get_marker() == "^"]
+                assert triangles, "k = 6 is never reached: its markers are drawn"
+                colours = {to_rgb(ln.get_color()) for ln in lines if ln.get_marker() == "o"}
+                assert all(to_rgb(t.get_color()) in colours for t in triangles)
+    assert problems == [], "\n".join(problems)

@@ -685,6 +685,18 @@ def _regime_verdicts(
     return out
 
 
+def off_circle_note(ds: Any) -> str:
+    """A caption's note for runs trained on Gaussian inputs (off the circle); else ""."""
+    from spectralntk.store.schema import read_config
+
+    if read_config(ds).get("inputs") != "gaussian":
+        return ""
+    return (
+        " The training inputs are Gaussian points of R², mostly off the circle: on it the "
+        "networks and the NTK predictor extrapolate, and need not meet the target."
+    )
+
+
 def _figures(ds: Any, freqs: list[int], summaries: list[WidthSummary]) -> list[FigureRef]:
     """The figures of the report; none of a width whose seeds all diverged (none at all
     when every width did)."""
@@ -748,7 +760,8 @@ def _figures(ds: Any, freqs: list[int], summaries: list[WidthSummary]) -> list[F
             figure(
                 "predictions",
                 "Network outputs at the last step on the evaluation grid (median and 10–90 % "
-                "band over seeds) against the NTK predictor at the same step and the target.",
+                "band over seeds) against the NTK predictor at the same step and the target."
+                + off_circle_note(ds),
             )
         )
     return [f.model_copy(update={"caption": f.caption + note}) for f in out]

@@ -735,15 +735,41 @@ def _compact_png(path: Path) -> None:
     palette.save(path, format="PNG", optimize=True)
 
 
+def _plain_log_label(value: float, _pos: Any = None) -> str:
+    """A log-axis tick label as a plain number ("20", "0.3"), only at 1, 2, 3 and 5 times a
+    power of ten (the other minor ticks stay unlabelled)."""
+    if not np.isfinite(value) or value <= 0:
+        return ""
+    mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-9)
+    if not any(abs(mantissa - m) < 1e-6 for m in (1, 2, 3, 5)):
+        return ""
+    return f"{value:,.10g}" if value >= 1 else f"{value:.10g}"
+
+
 def _thin_log_ticks(fig: Any) -> None:
-    """No minor ticks on log axes spanning over two decades (unlabelled, slow to lay out)."""
-    from matplotlib.ticker import NullLocator
+    """Log axes: no minor ticks where the axis spans over two decades (unlabelled, slow to
+    lay out); plain-number labels (20, 30, 50, not 2×10¹) where it spans less and its
+    values are between 0.01 and 10⁵."""
+    from matplotlib.ticker import FuncFormatter, NullLocator
 
     for ax in fig.axes:
         for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             lo, hi = sorted(lim)
-            if axis.get_scale() == "log" and lo > 0 and hi / lo > 100:
+            if axis.get_scale() != "log" or lo <= 0:
+                continue
+            if hi / lo > 100:
                 axis.set_minor_locator(NullLocator())
+            elif (
+                lo >= 0.01
+                and hi <= 1e5
+                and not isinstance(axis.get_major_formatter(), FuncFormatter)
+            ):
+                from matplotlib.ticker import FixedFormatter
+
+                if isinstance(axis.get_major_formatter(), FixedFormatter):
+                    continue  # labels set by the figure (frequencies, widths)
+                axis.set_major_formatter(FuncFormatter(_plain_log_label))
+                axis.set_minor_formatter(FuncFormatter(_plain_log_label))
 
 
 def _overlap(a: Any, b: Any, pad: float = 1.0) -> bool:

@@ -479,6 +479,8 @@ def sweep_document(
     points : list of SweepPoint
         The finished grid points with their sub-page folders, reports and runs.
     """
+    from spectralntk.reports.convergence import off_circle_note
+
     axis_map = {k: list(v) for k, v in axes}
     entries = [
         {
@@ -509,7 +511,7 @@ def sweep_document(
                 "sweep_steps",
                 "Steps until each target frequency is down to 10 % of its start against width "
                 "(median over seeds), one panel per frequency, one line per grid point; open "
-                "triangles at the top: not reached by the last step.",
+                "triangles at the top, in the grid point's colour: not reached by the last step.",
             ),
         ]
     if beta:
@@ -531,7 +533,8 @@ def sweep_document(
                 "beta_overlays",
                 "Function-space overlays at the last step on the evaluation grid: networks "
                 "(median and 10–90 % band over seeds), the NTK predictor at the same step "
-                "(dashed) and the target (grey); one row per width, one column per depth.",
+                "(dashed) and the target (grey); one row per width, one column per depth."
+                + (off_circle_note(points[0].ds) if points else ""),
             ),
         ]
     varied = [f"{k} ({', '.join(map(_fmt, axis_map[k]))})" for k in point_axes]
@@ -750,7 +753,7 @@ def sweep_relative_error(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         if panel is not None:
             ax.set_title(f"{doc.point_axes[0]} = {_fmt(panel)}")
         if i == 0:
-            ax.set_ylabel("RelErr against the NTK predictor at T")
+            ax.set_ylabel(textwrap.fill("RelErr against the NTK predictor at T", 24))
         ax.set_ylim(bottom=0)
     _legend_below(fig, axes)
     return fig
@@ -783,6 +786,7 @@ def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
     groups = _by_point(doc.cells)
     colors = _palette(len(groups))
     top = 1.5 * max(c["steps"] for c in doc.cells)
+    unreached = False
     for i, k in enumerate(ks):
         ax = axes[i // ncols, i % ncols]
         for color, (label, mine) in zip(colors, groups.items(), strict=True):
@@ -791,14 +795,8 @@ def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
             yy = np.array([np.nan if v is None else v for v in y], dtype=float)
             ax.plot(x, yy, "o-", color=color, label=label, markersize=3)
             missing = [xi for xi, v in zip(x, y, strict=True) if v is None]
-            ax.plot(
-                missing,
-                [top] * len(missing),
-                "^",
-                color="0.4" if not missing else color,
-                markerfacecolor="none",
-                label=f"not reached by step {doc_steps(points)}" if missing else "_",
-            )
+            ax.plot(missing, [top] * len(missing), "^", color=color, markerfacecolor="none")
+            unreached = unreached or bool(missing)
         ax.set_xscale("log")
         _width_ticks(ax, doc.cells)
         ax.set_yscale("log")
@@ -810,6 +808,15 @@ def sweep_steps(doc: SweepDocument, points: list[SweepPoint]) -> Any:
             ax.set_xlabel("hidden width n")
     for i in range(len(ks), nrows * ncols):
         axes[i // ncols, i % ncols].set_visible(False)
+    if unreached:  # one neutral legend entry: each marker has its grid point's colour
+        axes[0, 0].plot(
+            [],
+            [],
+            "^",
+            color="0.3",
+            markerfacecolor="none",
+            label=f"not reached by step {doc_steps(points)}",
+        )
     _legend_below(fig, axes)
     return fig
 
@@ -818,7 +825,7 @@ def beta_drift(doc: SweepDocument, points: list[SweepPoint]) -> Any:
     """Drift, RelErr and profile spread against β, a colour per depth."""
     from spectralntk.reports.figures import _figure, _palette
 
-    fig, axes = _figure(1, 3, 3.3, 2.9)
+    fig, axes = _figure(1, 3, 3.3, 3.6)
     depths = sorted({c["depth"] for c in doc.cells})
     colors = dict(zip(depths, _palette(len(depths)), strict=True))
     others = [a for a in doc.point_axes if a != "depth"]
@@ -893,7 +900,7 @@ def beta_drift(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         else:
             ax.set_ylim(bottom=0)
         ax.set_xlabel("β = Σ_l 1/n_l = depth/width")
-        ax.set_ylabel(textwrap.fill(label, 34), fontsize=7)  # wrapped: never clipped
+        ax.set_ylabel(textwrap.fill(label, 24), fontsize=7)  # wrapped: never clipped
     _legend_below(fig, axes)
     return fig
 
@@ -910,8 +917,10 @@ def _grid_points(doc: SweepDocument, points: list[SweepPoint]) -> list[SweepPoin
     return sorted(chosen, key=lambda p: p.point["depth"])
 
 
-def _depth_width_grid(doc: SweepDocument, points: list[SweepPoint], draw: Any) -> Any:
-    from spectralntk.reports.figures import _figure
+def _depth_width_grid(doc: SweepDocument, points: list[SweepPoint], draw: Any, ylabel: str) -> Any:
+    """Panels of ``draw(ax, point, width index)``: rows widths, columns depths, with the
+    run figures' angle ticks (−π … π) and one x and one y label for the grid."""
+    from spectralntk.reports.figures import LABELS, _angle_ticks, _figure
 
     columns = _grid_points(doc, points)
     widths = sorted({int(w) for p in columns for w in p.ds["width"].values})
@@ -924,13 +933,15 @@ def _depth_width_grid(doc: SweepDocument, points: list[SweepPoint], draw: Any) -
                 ax.set_visible(False)
                 continue
             draw(ax, p, own.index(width))
+            _angle_ticks(ax)
             depth = p.point["depth"]
             ax.set_title(
                 f"depth {depth}, n = {width}, β = {_beta_fraction(_beta(depth, width))}",
                 fontsize=7,
             )
-            if j == len(widths) - 1:
-                ax.set_xlabel("angle γ [radian]")
+            if j == len(widths) - 1:  # not fig.supxlabel: it would sit on the legend below
+                ax.set_xlabel(f"{LABELS['angle']} [rad]")
+    fig.supylabel(ylabel, fontsize=8)
     return fig, axes
 
 
@@ -952,9 +963,10 @@ def beta_profiles(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         _band(ax, x, prof[:, 0], "C0", "step 0", linewidth=0.9)
         _band(ax, x, prof[:, -1], "C3", f"step {last}", linewidth=0.9, linestyle="--")
 
-    fig, axes = _depth_width_grid(doc, points, draw)
+    from spectralntk.reports.figures import LABELS
+
+    fig, axes = _depth_width_grid(doc, points, draw, LABELS["empirical_ntk_profile"])
     _legend_below(fig, axes)
-    axes[0, 0].set_ylabel("Θ(x0, x(γ))")
     return fig
 
 
@@ -974,9 +986,8 @@ def beta_overlays(doc: SweepDocument, points: list[SweepPoint]) -> Any:
         ax.plot(x, ntk, color="black", linestyle="--", linewidth=0.9, label="NTK predictor")
         _band(ax, x, net, "C0", "networks", linewidth=0.9)
 
-    fig, axes = _depth_width_grid(doc, points, draw)
+    fig, axes = _depth_width_grid(doc, points, draw, "output f(x(γ)) at T")
     _legend_below(fig, axes)
-    axes[0, 0].set_ylabel("f(x(γ)) at T")
     return fig
 
 
@@ -996,6 +1007,7 @@ def draw_sweep_figures(
         _SVG_META,
         DPI,
         _compact_png,
+        _declutter_ticks,
         _style,
         _thin_log_ticks,
     )
@@ -1006,6 +1018,7 @@ def draw_sweep_figures(
         for ref in doc.figures:
             fig = SWEEP_FIGURES[ref.name](doc, points)
             _thin_log_ticks(fig)
+            _declutter_ticks(fig)
             png = root / ref.png
             png.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(png, dpi=DPI, metadata=_PNG_META)
