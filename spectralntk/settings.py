@@ -191,12 +191,11 @@ def training_config(settings: Mapping[str, Any]) -> tuple[Any, str, str]:
 
     s = dict(settings)
     _check_keys(s, "settings")
-    if isinstance(s["depth"], (list, tuple)):  # one depth per TrainingConfig
-        if len(s["depth"]) != 1:
-            raise parameter_error(
-                "depth", "one depth here (training_configs takes several)", s["depth"]
-            )
-        s["depth"] = s["depth"][0]
+    depth = s["depth"]
+    if isinstance(depth, (list, tuple)):  # one depth per TrainingConfig
+        if len(depth) != 1:
+            raise parameter_error("depth", "one depth here (training_configs takes several)", depth)
+        s["depth"] = depth[0]
     widths = _as_list("width", s["width"])
     seeds = s["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool):

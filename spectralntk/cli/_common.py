@@ -104,7 +104,7 @@ class OneValueCommand(typer.core.TyperCommand):
     ``--width`` excepted) and flags, ``--x`` and ``--no-x`` alike, count once.
     """
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # a click Context
         by_flag = {
             flag: p
             for p in self.params

@@ -332,7 +332,7 @@ def train_cli(
         history = "spectralntk " + shlex.join(sys.argv[1:])
         stop = _StopFlag()
         previous = signal.signal(signal.SIGINT, stop.handler)
-        options = {
+        options: dict[str, Any] = {
             "device": run_device,
             "dtype": run_dtype,
             "should_stop": stop,

@@ -136,7 +136,7 @@ def steps_to_reach(
         last_above = f.shape[-1] - 1 - np.argmax(above[..., ::-1], axis=-1)
         first = np.where(above.any(axis=-1), last_above + 1, 0)
     else:
-        reached = below.any(axis=-1)
+        reached = np.asarray(below.any(axis=-1))
         first = np.argmax(below, axis=-1)
     out = np.full(f.shape[:-1], np.inf)
     idx = np.nonzero(reached)

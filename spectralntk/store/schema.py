@@ -1056,10 +1056,11 @@ def _check_dimensions(ds: xr.Dataset, run_type: str) -> None:
                 f"{_where(ds)} has an empty dimension {name!r}; a {run_type!r} run needs "
                 "at least one value along it"
             )
-    for name in ds.dims:
-        if name not in ds.variables or str(name) not in VARIABLES:
+    for dim in ds.dims:
+        name = str(dim)
+        if dim not in ds.variables or name not in VARIABLES:
             continue
-        values = np.asarray(ds[name].values)
+        values = np.asarray(ds[dim].values)
         if values.dtype.kind not in "iuf" or values.size == 0:
             continue
         if not np.all(np.isfinite(values)):
