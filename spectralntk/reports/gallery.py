@@ -121,18 +121,13 @@ def _sweep_entry(root: Path, name: str, descriptions: dict[str, str]) -> list[st
 
 def write_gallery_index(root: str | os.PathLike[str], names: list[str]) -> Path:
     """Write ``root/README.md`` atomically (temporary file, then :func:`os.replace`)."""
-    from spectralntk.presets import PRESETS
-
-    folder = Path(root)
+    from spectralntk.presets import FLUCTUATION_DESCRIPTIONS, PRESETS
     from spectralntk.sweeps.presets import SWEEP_PRESETS
 
+    folder = Path(root)
     descriptions = {name: p.description for name, p in PRESETS.items()}
     descriptions.update({name: p.description for name, p in SWEEP_PRESETS.items()})
-    descriptions.setdefault(
-        "hanin-nica",
-        "NTK fluctuations at finite depth and width against Hanin & Nica's exp(5β) "
-        "(`spectralntk fluctuations`)",
-    )
+    descriptions.update(FLUCTUATION_DESCRIPTIONS)
     text = gallery_markdown(folder, names, descriptions)
     out = folder / "README.md"
     from spectralntk.store.output import fsync_folder, temporary_path, write_error
