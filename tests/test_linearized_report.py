@@ -127,3 +127,29 @@ def test_a_linearized_training_has_no_training_gap() -> None:
         assert g.initial_kernel_gap is not None and g.initial_kernel_gap > 1e-4
         assert g.total_gap == pytest.approx(g.initial_kernel_gap, abs=1e-9)
         assert g.dominant == "initial kernel"
+
+
+def test_a_near_tie_is_reported_as_both_parts(split_ds) -> None:  # type: ignore[no-untyped-def]
+    """The linearized curve halfway between network and analytic at the last step: the two
+    parts are equal, so neither dominates (per frequency and in the width's finding)."""
+    from spectralntk.reports.linearized import DOMINANCE, dominant_part
+
+    tie = split_ds.copy(deep=True)
+    for p in ("cos", "sin"):
+        net = tie[f"residual_{p}"].values[0, :, -1]
+        analytic = tie[f"predicted_residual_{p}"].values[0, :, -1]
+        tie[f"linearized_residual_{p}"].values[0, :, -1] = 0.5 * (net + analytic)
+    report = build_report(tie, "x.nc")
+    rows = [g for g in report.gap_split if g.width == WIDTHS[0]]
+    for g in rows:
+        assert g.initial_kernel_gap == pytest.approx(g.training_gap, rel=1e-9)
+        assert g.dominant == "both"
+    text = next(v for v in report.verdicts if v.startswith(f"n = {WIDTHS[0]}: the gap"))
+    assert "from what changed during training alike (neither is 1.5 times the other)" in text
+    assert "comes mostly" not in text
+    assert "neither by a factor 1.5 at every one of them." in text
+    # the rule itself: a factor of DOMINANCE is needed, exactly at it the larger dominates
+    assert dominant_part(1.0, 1.0 / DOMINANCE) == "initial kernel"
+    assert dominant_part(1.0, 0.99 / DOMINANCE * DOMINANCE) == "both"
+    assert dominant_part(0.0, 1e-30) == "training"
+    assert dominant_part(0.0, 0.0) == "both"

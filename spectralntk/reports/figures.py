@@ -380,7 +380,8 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
             linewidth=0.9,
             label="predicted (1 − cημ_k)^t",
         )
-        ax.plot(k_ref, ref, color="0.6", linewidth=0.9, label="k² reference")
+        if len(set(np.asarray(k_ref).tolist())) > 1:  # one frequency: no slope to show
+            ax.plot(k_ref, ref, color="0.6", linewidth=0.9, label="k² reference")
     ax.axhline(
         report.steps, color="0.4", linewidth=0.6, linestyle=":", label=f"T = {report.steps:,}"
     )

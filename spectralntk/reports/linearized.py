@@ -21,9 +21,12 @@ The gap max_t |A_t − P_t|/A_0 between the network and the analytic prediction 
     checkpoint.
 
 Each is a median over the seeds that did not diverge. By the triangle inequality the total
-is at most (a) + (b); the larger part "dominates". The report lists the split per width
-and target frequency (:class:`~spectralntk.reports.models.GapSplit`), a finding per width
-and the figure ``linearized_modes`` (analytic, linearized and network curves per frequency).
+is at most (a) + (b). A part "dominates" when it is at least :data:`DOMINANCE` (1.5) times
+the other; within that factor the two are reported as alike ("both"), per frequency and,
+for the finding of a width, for their sums over the target frequencies. The report lists
+the split per width and target frequency (:class:`~spectralntk.reports.models.GapSplit`),
+a finding per width and the figure ``linearized_modes`` (analytic, linearized and network
+curves per frequency).
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from spectralntk.reports.figures import register
 from spectralntk.reports.models import FigureRef, GapSplit, num
 
 __all__ = [
+    "DOMINANCE",
     "FIGURE",
+    "dominant_part",
     "gap_figures",
     "gap_split",
     "gap_table",
@@ -51,6 +56,18 @@ FloatArray = NDArray[np.float64]
 
 #: Name of the figure of this module.
 FIGURE = "linearized_modes"
+
+#: A part of the gap dominates when it is at least this many times the other.
+DOMINANCE = 1.5
+
+
+def dominant_part(initial: float, training: float) -> str:
+    """``"initial kernel"``, ``"training"`` or ``"both"`` (within :data:`DOMINANCE`)."""
+    if initial >= DOMINANCE * training and initial > 0:
+        return "initial kernel"
+    if training >= DOMINANCE * initial and training > 0:
+        return "training"
+    return "both"
 
 
 def has_linearized(ds: Any) -> bool:
@@ -119,7 +136,7 @@ def gap_split(ds: Any, frequencies: list[int], mu: FloatArray | None = None) -> 
                         change = _median(np.abs(rt - r0) / np.abs(r0))
             dominant = None
             if initial is not None and training is not None:
-                dominant = "initial kernel" if initial >= training else "training"
+                dominant = dominant_part(initial, training)
             out.append(
                 GapSplit(
                     width=int(width),
@@ -159,35 +176,49 @@ def gap_verdicts(ds: Any, rows: list[GapSplit]) -> list[str]:
         worst = max(mine, key=lambda r: r.total_gap or 0.0)
         by_initial = [r.frequency for r in mine if r.dominant == "initial kernel"]
         by_training = [r.frequency for r in mine if r.dominant == "training"]
-        part = (
-            "the finite-width initial kernel"
-            if initial >= training
-            else "what changed during training"
-        )
+        alike = [r.frequency for r in mine if r.dominant == "both"]
+        part = {
+            "initial kernel": "comes mostly from the finite-width initial kernel",
+            "training": "comes mostly from what changed during training",
+            "both": (
+                "comes from the finite-width initial kernel and from what changed during "
+                f"training alike (neither is {DOMINANCE:g} times the other)"
+            ),
+        }[dominant_part(initial, training)]
         big_i = max(mine, key=lambda r: r.initial_kernel_gap or 0.0)
         big_t = max(mine, key=lambda r: r.training_gap or 0.0)
         text = (
             f"n = {width}: the gap between the networks' mode curves and the analytic "
             f"prediction (max over steps of |A_t − P_t|/A_0, median over seeds; largest "
-            f"{(worst.total_gap or 0.0):.3g} at k = {worst.frequency}) comes mostly from {part}: "
+            f"{(worst.total_gap or 0.0):.3g} at k = {worst.frequency}) {part}: "
             f"the network linearized at step 0, (I − cηK̂₀)^t r₀, is up to "
             f"{(big_i.initial_kernel_gap or 0.0):.3g} (k = {big_i.frequency}) from the analytic "
             f"curve, the network up to {(big_t.training_gap or 0.0):.3g} (k = {big_t.frequency}) "
             f"from its linearization"
         )
+        names = {
+            "initial kernel": "the initial kernel",
+            "training": "training",
+            "both": f"neither by a factor {DOMINANCE:g}",
+        }
+        pairs = ((by_initial, "initial kernel"), (by_training, "training"), (alike, "both"))
+        groups = [(ks, key) for ks, key in pairs if ks]
+        parts = [  # "the initial kernel dominates at k = 1, training at k = 2, 4"
+            f"{names[key]}{' dominates' if i == 0 and key != 'both' else ''} at k = {_ks(ks)}"
+            for i, (ks, key) in enumerate(groups)
+        ]
         if len(mine) == 1:
             text += "."
-        elif not by_training or not by_initial:
-            which = "the initial kernel" if by_initial else "training"
-            text += (
-                f" (summed over the {len(mine)} target frequencies {initial:.3g} against "
-                f"{training:.3g}); {which} dominates at every one of them."
-            )
         else:
             text += (
                 f" (summed over the {len(mine)} target frequencies {initial:.3g} against "
-                f"{training:.3g}); the initial kernel dominates at k = {_ks(by_initial)}, "
-                f"training at k = {_ks(by_training)}."
+                f"{training:.3g}); "
+                + (
+                    parts[0].split(" at k = ")[0] + " at every one of them"
+                    if len(groups) == 1
+                    else ", ".join(parts)
+                )
+                + "."
             )
         facts = []
         deviations = [r for r in mine if r.initial_rayleigh_deviation is not None]

@@ -307,8 +307,9 @@ class GapSplit(_Model):
         description="median over seeds of |R_T,k - R0_k| / R0_k: the empirical NTK's Rayleigh "
         "quotient of frequency k at the last checkpoint against step 0",
     )
-    dominant: Literal["initial kernel", "training"] | None = Field(
-        description="the larger of the two parts (None when neither is defined)"
+    dominant: Literal["initial kernel", "training", "both"] | None = Field(
+        description="the part at least 1.5 times the other; 'both' within that factor "
+        "(None when neither is defined)"
     )
 
 
