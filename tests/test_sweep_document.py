@@ -215,13 +215,16 @@ def test_reproduce_a_tiny_beta_sweep(tmp_path: Path) -> None:
     try:
         result = invoke(
             "reproduce", "beta-sweep", "--out", str(tmp_path / "rep"),
-            "--run", str(tmp_path / "runs"), "--no-svg", "--quiet", *sets,
+            "--run", str(tmp_path / "runs"), "--no-svg", *sets,
         )  # fmt: skip
     finally:
         presets.SWEEP_PRESETS["beta-sweep"] = saved
     assert result.exit_code == 0, result.output
     root = tmp_path / "rep" / "beta-sweep"
     index = json.loads((root / "sweep.json").read_text())
+    # reproduce prints the sweep document's title and findings, as report does
+    assert f"{index['title']}\n" in result.stdout
+    assert all(f"- {v}\n" in result.stdout for v in index["verdicts"])
     assert index["point_axes"] == ["depth"] and len(index["cells"]) == 4
     assert {c["beta"] for c in index["cells"]} == {1 / 8, 1 / 16, 2 / 8, 2 / 16}
     md = (root / "README.md").read_text()

@@ -176,6 +176,22 @@ def reproduce_names() -> list[str]:
     return [*PRESETS, *FLUCTUATION_REPRODUCE, *SWEEP_PRESETS]
 
 
+def written_findings(folder: Path) -> tuple[str, list[str]]:
+    """(title, findings) of a report folder ``report`` or ``reproduce`` wrote: a run's
+    ``report.json`` or a sweep's ``sweep.json``."""
+    import json
+
+    from spectralntk.reports.sweep import SWEEP_INDEX
+
+    if (folder / SWEEP_INDEX).is_file() and not (folder / "report.json").is_file():
+        document = json.loads((folder / SWEEP_INDEX).read_text(encoding="utf-8"))
+        return str(document["title"]), [str(v) for v in document["verdicts"]]
+    from spectralntk.reports.models import load_report
+
+    report = load_report((folder / "report.json").read_text(encoding="utf-8"))
+    return report.title, list(report.verdicts)
+
+
 def reproduce_sweep_report(
     preset: str,
     out: Path,
@@ -453,11 +469,9 @@ def reproduce_cli(
                 threads=threads,
             )
             if not quiet:  # the findings, as `report` prints them
-                from spectralntk.reports.models import load_report
-
-                report = load_report((folder / "report.json").read_text(encoding="utf-8"))
-                typer.echo(report.title)
-                for line in report.verdicts:
+                title, verdicts = written_findings(folder)
+                typer.echo(title)
+                for line in verdicts:
                     typer.echo(f"- {line}")
             typer.echo(str(folder) if quiet else f"Wrote {folder} (run {path})")
         if all_:
