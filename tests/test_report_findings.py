@@ -135,6 +135,48 @@ def test_a_mode_that_rebounds_and_settles_is_learned_when_it_settles() -> None:
     assert f"stays under from step {settled:,.0f}" in text
 
 
+def test_first_falls_in_order_are_reported_where_rebounds_hide_the_order() -> None:
+    """k = 1, 2, 4 first fall to 10 % in order of k, rebound, and settle in the reverse
+    order; k = 6 never falls. The learned-for-good order is reversed; the first falls are
+    in order: Spearman ρ = 1 over 4 frequencies, exact p = 1/4! ≈ 0.042 < 0.05."""
+    from scipy.stats import spearmanr
+
+    ds = training_dataset()
+    steps = ds["step"].values.astype(float)
+    t_end = steps[-1]
+    for k, (dip_at, settle_at) in {1: (0.1, 0.9), 2: (0.2, 0.7), 4: (0.3, 0.5)}.items():
+        x = steps / t_end
+        share = np.where(
+            x <= dip_at,
+            0.05 ** (x / dip_at),  # down to 0.05 at dip_at
+            np.where(
+                x <= settle_at - 0.05,
+                0.3,
+                0.3 * (0.01 / 0.3) ** ((x - settle_at + 0.05) / (1.05 - settle_at)),
+            ),
+        )
+        set_mode(ds, k, share)
+    set_mode(ds, 6, np.ones_like(steps))
+    report = report_of(ds)
+    text = next(v for v in report.verdicts if v.startswith("Rebounds"))
+    for width in WIDTHS:
+        rows = [r for r in report.rows if r.width == width]
+        dips = [
+            r.first_dip_steps.median if r.first_dip_steps.median is not None else np.inf
+            for r in rows
+        ]
+        assert spearmanr([r.frequency for r in rows], dips).statistic == pytest.approx(1.0)
+        stays = [r.measured_steps.median for r in rows[:3]]
+        assert stays == sorted(stays, reverse=True)  # learned for good in reverse order
+    clause = (
+        "the first falls to 10 % are in order of frequency: Spearman ρ(k, first step at "
+        "10 %) = 1.00, p = 0.042"
+    )
+    assert text.count(clause) == len(WIDTHS), text
+    order = [v for v in report.verdicts if ": modes are learned" in v or "no order" in v]
+    assert order and all("in order of frequency" not in v for v in order)
+
+
 # ---------------------------------------------------------------------------
 # the kernel regime is said to explain a width only with that width's numbers
 # ---------------------------------------------------------------------------

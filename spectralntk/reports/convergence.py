@@ -326,6 +326,33 @@ def _order_verdict(s: WidthSummary, rows: list[FrequencyRow], steps: int) -> str
     )
 
 
+def _first_fall_order(rows: list[FrequencyRow], width: int) -> str:
+    """The order of the first falls to 10 % (rebounds included) at one width, as a clause:
+    spectral bias can show in when modes first reach 10 % even where rebounds hide it in
+    when they stay there. Same test and thresholds as the order of learning."""
+    mine = [r for r in rows if r.width == width]
+    ks = [r.frequency for r in mine]
+    dips = [
+        r.first_dip_steps.median
+        if r.first_dip_steps is not None and r.first_dip_steps.median is not None
+        else np.inf
+        for r in mine
+    ]
+    rho, p = _spearman(ks, dips), order_p_value(ks, dips)
+    if rho is None or len(mine) < 3:
+        return ""
+    if p is not None and p < ORDER_P:
+        word = (
+            "are in order of frequency" if rho >= ORDER_RHO else "are roughly in order of frequency"
+        )
+    else:
+        word = "show no order of frequency"
+    p_text = "p undefined" if p is None else f"p = {p:.2g}"
+    return (
+        f"; the first falls to 10 % {word}: Spearman ρ(k, first step at 10 %) = {rho:.2f}, {p_text}"
+    )
+
+
 def _rebound_verdict(rows: list[FrequencyRow], summaries: list[WidthSummary]) -> str | None:
     parts = []
     for s in summaries:
@@ -343,7 +370,7 @@ def _rebound_verdict(rows: list[FrequencyRow], summaries: list[WidthSummary]) ->
             first = f"first at step {dip:,.0f}, " if dip is not None else ""
             hits.append(f"k = {r.frequency} ({r.rebounded_seeds} of {r.seeds} seeds; {first}{now})")
         if hits:
-            parts.append(f"n = {s.width}: " + _list(hits))
+            parts.append(f"n = {s.width}: " + _list(hits) + _first_fall_order(rows, s.width))
     if not parts:
         return None
     return (
