@@ -517,3 +517,23 @@ def test_first_step_figure_shows_the_size_and_marks_the_sign() -> None:
             seen += 1
     assert seen == len(report.cells)  # every cell at |value|: a log axis holds them all
     assert any("opposite in sign" in v for v in report.verdicts)
+
+
+def test_one_first_fall_has_no_order_to_report() -> None:
+    from spectralntk.reports.convergence import _first_fall_order
+    from spectralntk.reports.models import Stat
+
+    report = report_of(training_dataset())
+    width = WIDTHS[0]
+    rows = [r for r in report.rows if r.width == width]
+
+    def with_dips(*dips):  # type: ignore[no-untyped-def]
+        return [
+            r.model_copy(update={"first_dip_steps": Stat(median=d, q25=d, q75=d, count=1)})
+            for r, d in zip(rows, dips, strict=True)
+        ]
+
+    assert _first_fall_order(with_dips(10.0, None, None, None), width) == ""
+    two = _first_fall_order(with_dips(10.0, 20.0, None, None), width)
+    assert two.startswith("; the first falls to 10 % ")
+    assert "Spearman ρ(k, first step at 10 %) = " in two

@@ -339,8 +339,8 @@ def _first_fall_order(rows: list[FrequencyRow], width: int) -> str:
         for r in mine
     ]
     rho, p = _spearman(ks, dips), order_p_value(ks, dips)
-    if rho is None or len(mine) < 3:
-        return ""
+    if rho is None or len(mine) < 3 or sum(np.isfinite(dips)) < 2:
+        return ""  # one fall (or none) has no order to show
     if p is not None and p < ORDER_P:
         word = (
             "are in order of frequency" if rho >= ORDER_RHO else "are roughly in order of frequency"
