@@ -537,3 +537,30 @@ def test_one_first_fall_has_no_order_to_report() -> None:
     two = _first_fall_order(with_dips(10.0, 20.0, None, None), width)
     assert two.startswith("; the first falls to 10 % ")
     assert "Spearman ρ(k, first step at 10 %) = " in two
+
+
+def test_steps_figure_shows_the_runs_own_prediction_where_it_differs() -> None:
+    from spectralntk.reports.figures import _style, steps_to_converge
+
+    ds = training_dataset()
+    report = report_of(ds)
+    label = "predicted, run's own (I − cηK)^t r₀"
+
+    def labels(rep):  # type: ignore[no-untyped-def]
+        with _style():
+            fig = steps_to_converge(rep, ds)
+        return [ln.get_label() for ln in fig.axes[0].get_lines()]
+
+    # grid inputs: the run's curve gives the closed form's steps, so one prediction is drawn
+    assert label not in labels(report)
+    moved = report.model_copy(
+        update={
+            "rows": [
+                r.model_copy(update={"predicted_steps_curve": 3.0 * r.predicted_steps_discrete})
+                if r.predicted_steps_curve is not None
+                else r
+                for r in report.rows
+            ]
+        }
+    )
+    assert label in labels(moved)

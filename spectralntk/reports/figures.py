@@ -325,10 +325,18 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
     pv = np.array(
         [r.predicted_steps_discrete for r in first if r.predicted_steps_discrete is not None]
     )
+    # the run's own kernel prediction (each seed's r₀ through (I − cηK)^t): on inputs off
+    # the grid the modes mix and it can differ much from the closed form; shown where it does
+    ck = np.array([r.frequency for r in first if r.predicted_steps_curve is not None])
+    cv = np.array([r.predicted_steps_curve for r in first if r.predicted_steps_curve is not None])
+    closed = dict(zip(pk.tolist(), pv.tolist(), strict=True))
+    differs = any(abs(v - closed.get(k, v)) > 0.05 * v for k, v in zip(ck, cv, strict=True))
+    if not differs:
+        ck, cv = ck[:0], cv[:0]
     k_ref = np.array(ks_all, dtype=float)
     ref = pv[0] * (k_ref / pk[0]) ** 2 if pk.size else np.array([])
     # every plotted value first, so the 'not reached' row goes above all of them
-    plotted = [float(report.steps)]
+    plotted = [float(report.steps), *map(float, cv)]
     for _, width in live:
         for r in report.rows:
             if r.width == width:
@@ -380,6 +388,17 @@ def steps_to_converge(report: Any, ds: Any) -> Any:
             linewidth=0.9,
             label="predicted (1 − cημ_k)^t",
         )
+        if ck.size:
+            ax.plot(
+                ck,
+                cv,
+                "s:",
+                color="0.35",
+                markerfacecolor="none",
+                markersize=3,
+                linewidth=0.9,
+                label="predicted, run's own (I − cηK)^t r₀",
+            )
         if len(set(np.asarray(k_ref).tolist())) > 1:  # one frequency: no slope to show
             ax.plot(k_ref, ref, color="0.6", linewidth=0.9, label="k² reference")
     ax.axhline(
