@@ -410,3 +410,13 @@ def test_a_preset_of_another_command_says_which_command_runs_it(
 def test_a_choice_list_keeps_its_values_quoted(in_tmp: Path) -> None:
     line = error_line(invoke("fluctuations", "--preset", "nope"))
     assert "must be one of {'default', 'hanin-nica', 'quick'}. Got 'nope' instead." in line
+
+
+def test_no_lock_or_staging_file_is_tracked() -> None:
+    """A report or run being written leaves a lock and a staging folder (store/output.py);
+    the gallery is committed only from finished folders."""
+    tracked = _tracked("*")
+    if not tracked:
+        pytest.skip("not a git checkout")
+    stray = [p for p in tracked if p.name.endswith(".lock") or ".tmp-" in str(p)]
+    assert stray == [], stray

@@ -410,6 +410,16 @@ def layout_problems(fig) -> list[str]:  # type: ignore[no-untyped-def]
                     out.append(f"overlapping ticks on {ax.get_title()!r}")
         if ax.get_legend() is not None:
             out.append(f"legend inside the panel {ax.get_title()!r}")
+    ticks = [  # tick labels of neighbouring panels must not run into each other
+        (id(ax), t.get_text(), t.get_window_extent(renderer))
+        for ax in axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for t in axis.get_ticklabels()
+        if t.get_visible() and t.get_text() and id(t) not in hidden
+    ]
+    for (ax_a, a, box_a), (ax_b, b, box_b) in itertools.combinations(ticks, 2):
+        if ax_a != ax_b and box_a.overlaps(box_b):
+            out.append(f"tick labels {a!r} and {b!r} of two panels overlap")
     titles = [
         (ax.get_title(), ax.title.get_window_extent(renderer))
         for ax in axes

@@ -166,13 +166,23 @@ def _wrap(angle: FloatArray, *values: FloatArray) -> tuple[FloatArray, ...]:
     return (wrapped[order], *(v[..., order] for v in values))
 
 
+def step_label(value: float, _pos: Any = None) -> str:
+    """A step count for a tick: "20,000" below 10⁵, "100k", "1M", "2.5M" from there (a panel
+    of a grid has room for a few characters only)."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if abs(value) >= 1e5:
+        return f"{value / 1e3:g}k"
+    return f"{value:,.0f}"
+
+
 def _step_axis(axis: Any, bins: int = 4) -> None:
     """Steps as plain integers with thousands separators, at most ``bins`` + 1 ticks
     (no '1e4' offset text to collide with the label)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     axis.set_major_locator(MaxNLocator(bins, integer=True, steps=[1, 2, 3, 5, 10]))
-    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axis.set_major_formatter(FuncFormatter(step_label))
 
 
 def _outer_labels(fig: Any, axes: list[Any], xlabel: str, ylabel: str) -> None:
