@@ -600,7 +600,7 @@ def predictions(report: Any, ds: Any) -> Any:
     tx = np.mod(ds["train_angle"].values + np.pi, 2 * np.pi) - np.pi
     live = _live(report)
     diverged = ds["diverged"].values.astype(bool)
-    fig, axes = _panels(len(live), 2.6, 2.2)
+    fig, axes = _panels(len(live), 2.6 if len(live) > 1 else 5.0, 2.2)  # one: room for k
     ncols = min(MAX_COLUMNS, len(live))
     colors = _palette(len(report.widths))
     for i, (j, width) in enumerate(live):
@@ -617,7 +617,11 @@ def predictions(report: Any, ds: Any) -> Any:
         if i % ncols:
             ax.tick_params(labelleft=False)
     _outer_labels(fig, axes, axis_label(ds, "angle"), axis_label(ds, "eval_prediction"))
-    fig.suptitle(f"at step {ds['checkpoint'].values[-1]:,}", fontsize=9)
+    when = f"step {ds['checkpoint'].values[-1]:,}"
+    if len(axes) == 1:  # one panel: the step in its title (a suptitle would meet the legend)
+        axes[0].set_title(f"{axes[0].get_title()}, {when}")
+    else:
+        fig.suptitle(f"at {when}", fontsize=9)
     legend_outside(fig, axes)
     return fig
 

@@ -57,6 +57,9 @@ FloatArray = NDArray[np.float64]
 #: Name of the figure of this module.
 FIGURE = "linearized_modes"
 
+#: Frequencies in one row of the figure; more wrap onto further rows.
+MAX_COLUMNS = 7
+
 #: A part of the gap dominates when it is at least this many times the other.
 DOMINANCE = 1.5
 
@@ -316,10 +319,14 @@ def linearized_modes(report: Any, ds: Any) -> Any:
     analytic = mode_fractions(ds, "predicted_residual")
     linear = mode_fractions(ds, "linearized_residual")
     widths = ds["width"].values
-    fig, axes = _figure(len(widths), len(ks), 2.1 if len(ks) > 2 else 3.0, 1.7)
+    # at most MAX_COLUMNS frequencies a row: more wrap onto further rows of the same width
+    ncols = min(len(ks), MAX_COLUMNS)
+    chunks = -(-len(ks) // ncols)
+    fig, axes = _figure(len(widths) * chunks, ncols, 2.1 if len(ks) > 2 else 3.0, 1.9)
     for j, width in enumerate(widths):
         for i, k in enumerate(ks):
-            ax = axes[j, i]
+            row = j * chunks + i // ncols
+            ax = axes[row, i % ncols]
             with quiet():
                 q25, med, q75 = np.nanquantile(measured[j, :, :, k], [0.25, 0.5, 0.75], axis=0)
                 lin = np.nanmedian(linear[j, :, :, k], axis=0)
@@ -333,18 +340,21 @@ def linearized_modes(report: Any, ds: Any) -> Any:
             ax.set_yscale("log")
             bottom = min(max(low / 2, 1e-4), 0.05) if np.isfinite(low) else 0.05
             ax.set_ylim(bottom, 2.0)
-            if j == 0:
+            if row == 0 or chunks > 1:
                 ax.set_title(f"k = {k}")
-            if i == 0:
+            if i % ncols == 0:
                 ax.set_ylabel(f"n = {width}\namplitude / start")
-            if j == len(widths) - 1:
+            if row == len(widths) * chunks - 1 or (j == len(widths) - 1 and i + ncols >= len(ks)):
                 ax.set_xlabel("step")
             _step_axis(ax.xaxis, bins=2)
-            if i > 0:
+            if i % ncols > 0:
                 ax.tick_params(labelleft=False)  # one log scale per row, labelled once
-    for row in axes:  # the same amplitude axis along a row: curves compare across k
-        low = min(ax.get_ylim()[0] for ax in row)
-        for ax in row:
+        for ax in axes[j * chunks + (len(ks) - 1) // ncols, (len(ks) - 1) % ncols + 1 :]:
+            ax.set_visible(False)  # the unused cells after the last frequency
+    for row_axes in axes:  # the same amplitude axis along a row: curves compare across k
+        shown = [ax for ax in row_axes if ax.get_visible()]
+        low = min(ax.get_ylim()[0] for ax in shown)
+        for ax in shown:
             ax.set_ylim(low, 2.0)
     legend_outside(fig, axes, "below")
     return fig
