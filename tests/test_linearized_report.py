@@ -153,3 +153,28 @@ def test_a_near_tie_is_reported_as_both_parts(split_ds) -> None:  # type: ignore
     assert dominant_part(1.0, 0.99 / DOMINANCE * DOMINANCE) == "both"
     assert dominant_part(0.0, 1e-30) == "training"
     assert dominant_part(0.0, 0.0) == "both"
+
+
+def test_linearized_figure_wraps_many_frequencies(
+    split_ds, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """More frequencies than a row holds wrap onto further rows of the same width, every
+    panel titled and the layout clean (rahaman has 10)."""
+    from test_report_findings import layout_problems
+
+    from spectralntk.reports import linearized
+    from spectralntk.reports.figures import _declutter_ticks, _style
+
+    monkeypatch.setattr(linearized, "MAX_COLUMNS", 3)
+    report = build_report(split_ds, "x.nc")
+    ks = sorted({r.frequency for r in report.rows})  # 4 frequencies: rows of 3 and 1
+    with _style():
+        fig = linearized.linearized_modes(report, split_ds)
+        _declutter_ticks(fig)
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        assert len(fig.axes) == len(WIDTHS) * 2 * 3
+        assert len(shown) == len(WIDTHS) * len(ks)
+        assert sorted(ax.get_title() for ax in shown) == sorted(
+            f"k = {k}" for k in ks for _ in WIDTHS
+        )
+        assert layout_problems(fig) == []
