@@ -338,7 +338,7 @@ def _first_fall_order(rows: list[FrequencyRow], width: int) -> str:
         else np.inf
         for r in mine
     ]
-    rho, p = _spearman(ks, dips), order_p_value(ks, dips)
+    rho, p = _spearman(ks, dips), order_p_value([float(k) for k in ks], dips)
     if rho is None or len(mine) < 3 or sum(np.isfinite(dips)) < 2:
         return ""  # one fall (or none) has no order to show
     if p is not None and p < ORDER_P:

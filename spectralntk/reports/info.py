@@ -12,6 +12,7 @@ common to every grid point and the findings of the sweep document.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,7 @@ def sweep_info(folder: str | Path, *, findings: bool = True, count: int = 4) -> 
         combined = open_sweep(root)
         base = run_info(combined, root.name, findings=False)
         common = _common_settings([p.get("config") for p in index.get("points", [])])
-        run = RunInfo(**{**base.__dict__, "config": common})
+        run = dataclasses.replace(base, config=common)
         if findings:
             from spectralntk.reports.sweep import sweep_reports
             from spectralntk.reports.sweep_document import SweepPoint, sweep_document
