@@ -875,9 +875,9 @@ def draw_figures(report: Any, ds: Any, folder: str | Path, *, svg: bool = True) 
     return written
 
 
-def _draw_one(ref: Any, report: Any, ds: Any, root: Path, *, svg: bool) -> list[Path]:
-    """Draw figure ``ref`` of ``report`` into ``root``; the files written."""
-    fig = FIGURES[ref.name](report, ds)
+def save_figure(fig: Any, ref: Any, root: Path, *, svg: bool) -> list[Path]:
+    """Tidy the ticks of ``fig`` and write it as ``root/ref.png`` (and ``ref.svg`` with
+    ``svg``); the files written. Run and sweep figures alike go through here."""
     _thin_log_ticks(fig)
     _declutter_ticks(fig)
     png = root / ref.png
@@ -885,10 +885,15 @@ def _draw_one(ref: Any, report: Any, ds: Any, root: Path, *, svg: bool) -> list[
     fig.savefig(png, dpi=DPI, metadata=_PNG_META)
     _compact_png(png)
     written = [png]
-    if svg:
+    if svg and ref.svg:
         fig.savefig(root / ref.svg, metadata=_SVG_META)
         written.append(root / ref.svg)
     return written
+
+
+def _draw_one(ref: Any, report: Any, ds: Any, root: Path, *, svg: bool) -> list[Path]:
+    """Draw figure ``ref`` of ``report`` into ``root``; the files written."""
+    return save_figure(FIGURES[ref.name](report, ds), ref, root, svg=svg)
 
 
 def draw_available_figures(

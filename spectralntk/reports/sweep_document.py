@@ -1002,29 +1002,11 @@ def draw_sweep_figures(
     doc: SweepDocument, points: list[SweepPoint], folder: str | Path, *, svg: bool = True
 ) -> list[Path]:
     """Draw every figure the document lists into ``folder/figures/`` (PNG, SVG with ``svg``)."""
-    from spectralntk.reports.figures import (
-        _PNG_META,
-        _SVG_META,
-        DPI,
-        _compact_png,
-        _declutter_ticks,
-        _style,
-        _thin_log_ticks,
-    )
+    from spectralntk.reports.figures import _style, save_figure
 
     root = Path(folder)
-    written = []
+    written: list[Path] = []
     with _style():
         for ref in doc.figures:
-            fig = SWEEP_FIGURES[ref.name](doc, points)
-            _thin_log_ticks(fig)
-            _declutter_ticks(fig)
-            png = root / ref.png
-            png.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(png, dpi=DPI, metadata=_PNG_META)
-            _compact_png(png)
-            written.append(png)
-            if svg and ref.svg:
-                fig.savefig(root / ref.svg, metadata=_SVG_META)
-                written.append(root / ref.svg)
+            written += save_figure(SWEEP_FIGURES[ref.name](doc, points), ref, root, svg=svg)
     return written
