@@ -128,6 +128,11 @@ def test_info_of_a_file_that_is_not_a_run_is_one_error_line(tmp_path: Path) -> N
     text.write_text("hello")
     assert "not a NetCDF" in one_error_line(invoke("info", str(text)))
     assert "no such file" in one_error_line(invoke("info", str(tmp_path / "missing.nc")))
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for command in ("info", "report"):
+        line = one_error_line(invoke(command, str(folder)))
+        assert "is a folder, and not a sweep folder (those have index.json)" in line
 
 
 # ---------------------------------------------------------------------------

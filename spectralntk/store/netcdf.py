@@ -132,7 +132,10 @@ def load(path: str | os.PathLike[str]) -> xr.Dataset:
     if not src.exists():
         raise RunFileError(f"Cannot read run file '{src}': no such file")
     if src.is_dir():
-        raise RunFileError(f"Cannot read run file '{src}': it is a directory")
+        raise RunFileError(
+            f"Cannot read run file '{src}': it is a folder, and not a sweep folder (those "
+            "have index.json)"
+        )
     try:
         with src.open("rb") as fh:
             head = fh.read(8)
