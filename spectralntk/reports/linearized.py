@@ -206,8 +206,11 @@ def gap_verdicts(ds: Any, rows: list[GapSplit]) -> list[str]:
         }
         pairs = ((by_initial, "initial kernel"), (by_training, "training"), (alike, "both"))
         groups = [(ks, key) for ks, key in pairs if ks]
-        parts = [  # "the initial kernel dominates at k = 1, training at k = 2, 4"
-            f"{names[key]}{' dominates' if i == 0 and key != 'both' else ''} at k = {_ks(ks)}"
+        # "the initial kernel dominates at k = 1, training at k = 2, 4"; one group: "… at
+        # every one of them"
+        parts = [
+            f"{names[key]}{' dominates' if i == 0 and key != 'both' else ''} at "
+            + ("every one of them" if len(groups) == 1 else f"k = {_ks(ks)}")
             for i, (ks, key) in enumerate(groups)
         ]
         if len(mine) == 1:
@@ -215,13 +218,7 @@ def gap_verdicts(ds: Any, rows: list[GapSplit]) -> list[str]:
         else:
             text += (
                 f" (summed over the {len(mine)} target frequencies {initial:.3g} against "
-                f"{training:.3g}); "
-                + (
-                    parts[0].split(" at k = ")[0] + " at every one of them"
-                    if len(groups) == 1
-                    else ", ".join(parts)
-                )
-                + "."
+                f"{training:.3g}); " + ", ".join(parts) + "."
             )
         facts = []
         deviations = [r for r in mine if r.initial_rayleigh_deviation is not None]
